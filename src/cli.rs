@@ -1,0 +1,367 @@
+//! The command line: argument definitions and what each command does.
+//!
+//! Each command loads and validates the config, opens the store (applying
+//! migrations and syncing brands and sources from the config) when it needs
+//! the database, does its one job and prints the result to `out`. Errors are
+//! returned, never printed here, so `main` can print the cause chain once and
+//! pick the exit code ([`CliError::exit_code`]).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::catalog::{self, CatalogError, CatalogFormat, KnownBrand};
+use crate::config::{Config, ConfigError, DeliveryTarget, DigestFormat, Env, SourceKind};
+use crate::store::{ProductRow, Store, StoreError, SyncReport};
+
+/// brandpulse: a self-hosted brand-sentiment monitor.
+#[derive(Debug, Parser)]
+#[command(
+    name = "brandpulse",
+    version,
+    about = "Self-hosted brand-sentiment monitor: public posts in, local model, PostgreSQL out",
+    after_help = "The config file is --config PATH, else $BRANDPULSE_CONFIG, else /etc/brandpulse/brandpulse.toml.\n\
+                  Exit codes: 0 ok, 2 bad input or configuration, 1 runtime failure.\n\n\
+                  Example:\n  brandpulse --config config/brandpulse.example.toml check-config"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and report every problem at once (no database needed).
+    #[command(after_help = "Example:\n  brandpulse --config /etc/brandpulse/brandpulse.toml check-config")]
+    CheckConfig,
+
+    /// Apply the database migrations this version has (and sync brands and sources from the config).
+    #[command(after_help = "Example:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@localhost/brandpulse brandpulse migrate")]
+    Migrate,
+
+    /// Import or list the product catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+/// `brandpulse catalog ...`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import a catalog file (CSV or JSON): upsert by SKU in one transaction.
+    ///
+    /// Columns: sku, name, brand (required), category, aliases (separated by |), url;
+    /// other columns are kept as attributes. Products missing from the file are
+    /// marked discontinued (kept, with their history) unless --keep-missing is given.
+    /// A bad row aborts the whole import and leaves the catalog as it was.
+    #[command(after_help = "Example:\n  brandpulse catalog import config/catalog.example.csv")]
+    Import(ImportArgs),
+
+    /// List the catalog.
+    #[command(after_help = "Examples:\n  brandpulse catalog list --brand Acme\n  brandpulse catalog list --format csv > catalog.csv")]
+    List(ListArgs),
+}
+
+/// Arguments of `catalog import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The catalog file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The file's format (default: from its extension).
+    #[arg(long, value_enum)]
+    pub format: Option<CatalogFormat>,
+
+    /// Keep products the file does not list active instead of marking them discontinued
+    /// (for importing one part of the catalog).
+    #[arg(long)]
+    pub keep_missing: bool,
+}
+
+/// Arguments of `catalog list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this brand's products.
+    #[arg(long, value_name = "NAME")]
+    pub brand: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for people.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A catalog file is missing or invalid.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// A command-line argument is wrong in a way clap cannot see.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output failed.
+    #[error("cannot write the output")]
+    Output(#[source] std::io::Error),
+}
+
+impl CliError {
+    /// 2 for bad input or configuration, 1 for runtime failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) => 2,
+            CliError::Store(_) | CliError::Output(_) => 1,
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+/// Runs one command, printing its result to `out`.
+pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+    let path = crate::config::resolve_path(cli.config.as_deref(), env);
+    let config = Config::load(&path, env)?;
+    match cli.command {
+        Command::CheckConfig => check_config(&config, out),
+        Command::Migrate => {
+            let store = Store::connect(&config.database).await?;
+            let report = store.migrate().await?;
+            if report.applied.is_empty() {
+                writeln!(out, "database schema is up to date (version {})", report.version)?;
+            } else {
+                for (version, description) in &report.applied {
+                    writeln!(out, "applied migration {version}: {description}")?;
+                }
+                writeln!(out, "database schema is now at version {}", report.version)?;
+            }
+            let sync = store.sync_config(&config).await?;
+            print_sync(out, &sync)?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Catalog(CatalogCommand::Import(args)) => {
+            let store = open(&config).await?;
+            let brands: Vec<KnownBrand> = store
+                .brands()
+                .await?
+                .into_iter()
+                .filter(|b| b.enabled)
+                .map(|b| KnownBrand { id: b.id, name: b.name })
+                .collect();
+            let products = catalog::read_file(&args.file, args.format, &brands)?;
+            let report = store.import_catalog(&products, !args.keep_missing).await?;
+            writeln!(
+                out,
+                "imported {}: {} products: {} inserted, {} updated, {} unchanged; {} discontinued",
+                args.file.display(),
+                products.len(),
+                report.inserted,
+                report.updated,
+                report.unchanged,
+                report.discontinued
+            )?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Catalog(CatalogCommand::List(args)) => {
+            let store = open(&config).await?;
+            let brand_id = match &args.brand {
+                None => None,
+                Some(name) => {
+                    let brands = store.brands().await?;
+                    match brands.iter().find(|b| b.name.eq_ignore_ascii_case(name) || b.name.to_lowercase() == name.to_lowercase()) {
+                        Some(b) => Some(b.id),
+                        None => {
+                            let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
+                            return Err(CliError::Usage(format!(
+                                "--brand: no brand named \"{name}\" (known brands: {})",
+                                known.join(", ")
+                            )));
+                        }
+                    }
+                }
+            };
+            let products = store.products(brand_id).await?;
+            print_products(out, &products, args.format)?;
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Connects, migrates and syncs the config: what every database command does first.
+async fn open(config: &Config) -> Result<Store, CliError> {
+    let store = Store::open(&config.database).await?;
+    let sync = store.sync_config(config).await?;
+    tracing::info!(
+        brands.inserted = sync.brands.inserted,
+        brands.updated = sync.brands.updated,
+        brands.disabled = sync.brands.disabled,
+        sources.inserted = sync.sources.inserted,
+        sources.updated = sync.sources.updated,
+        sources.disabled = sync.sources.disabled,
+        "synced brands and sources from the config"
+    );
+    Ok(store)
+}
+
+fn print_sync(out: &mut dyn Write, sync: &SyncReport) -> std::io::Result<()> {
+    for (what, c) in [("brands", sync.brands), ("sources", sync.sources)] {
+        writeln!(
+            out,
+            "{what}: {} inserted, {} updated, {} unchanged, {} disabled",
+            c.inserted, c.updated, c.unchanged, c.disabled
+        )?;
+    }
+    Ok(())
+}
+
+fn check_config(config: &Config, out: &mut dyn Write) -> Result<(), CliError> {
+    writeln!(out, "{}: OK", config.path.display())?;
+    let own: Vec<&str> = config.own_brands().map(|b| b.name.as_str()).collect();
+    let competitors: Vec<&str> = config.brands.iter().filter(|b| b.competitor).map(|b| b.name.as_str()).collect();
+    writeln!(out, "  brands:   {} (own); {} (competitors)", join_or_none(&own), join_or_none(&competitors))?;
+    let enabled = config.sources.iter().filter(|s| s.enabled).count();
+    let mut kinds = Vec::new();
+    for kind in SourceKind::ALL {
+        let n = config.sources.iter().filter(|s| s.kind == kind).count();
+        if n > 0 {
+            kinds.push(format!("{kind} {n}"));
+        }
+    }
+    writeln!(out, "  sources:  {} ({} enabled): {}", config.sources.len(), enabled, kinds.join(", "))?;
+    let formats: Vec<&str> = config
+        .digest
+        .formats
+        .iter()
+        .map(|f| match f {
+            DigestFormat::Markdown => "markdown",
+            DigestFormat::Html => "html",
+            DigestFormat::Json => "json",
+        })
+        .collect();
+    let targets: Vec<&str> = config
+        .digest
+        .deliver
+        .iter()
+        .map(|t| match t {
+            DeliveryTarget::Directory { .. } => "directory",
+            DeliveryTarget::Webhook { .. } => "webhook",
+            DeliveryTarget::Smtp { .. } => "smtp",
+        })
+        .collect();
+    writeln!(
+        out,
+        "  digest:   daily at {} {}, {}; delivered to {}",
+        config.digest.time.format("%H:%M"),
+        config.digest.time_zone,
+        formats.join(", "),
+        join_or_none(&targets)
+    )?;
+    writeln!(out, "  database: {}", config.database.display_url())?;
+    writeln!(
+        out,
+        "  api:      {}",
+        if config.api.enabled { format!("enabled on {}", config.api.bind) } else { "disabled".to_owned() }
+    )?;
+    Ok(())
+}
+
+fn join_or_none(items: &[&str]) -> String {
+    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+}
+
+fn print_products(out: &mut dyn Write, products: &[ProductRow], format: OutputFormat) -> Result<(), CliError> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, products).map_err(|e| CliError::Output(e.into()))?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            // The same columns `catalog import` reads, so a listing can be edited and re-imported.
+            let mut extra: Vec<String> = products
+                .iter()
+                .filter_map(|p| p.attributes.as_object())
+                .flat_map(|o| o.keys().cloned())
+                .collect();
+            extra.sort();
+            extra.dedup();
+            let mut writer = csv::Writer::from_writer(&mut *out);
+            let mut header = vec!["sku", "name", "brand", "category", "aliases", "url", "discontinued"];
+            header.extend(extra.iter().map(String::as_str));
+            writer.write_record(&header).map_err(csv_error)?;
+            for p in products {
+                let mut record = vec![
+                    p.sku.clone(),
+                    p.name.clone(),
+                    p.brand.clone(),
+                    p.category.clone().unwrap_or_default(),
+                    p.aliases.join("|"),
+                    p.url.clone().unwrap_or_default(),
+                    p.discontinued_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                ];
+                for key in &extra {
+                    record.push(match p.attributes.get(key) {
+                        None | Some(serde_json::Value::Null) => String::new(),
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                    });
+                }
+                writer.write_record(&record).map_err(csv_error)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            let mut table = comfy_table::Table::new();
+            table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+            table.set_header(["SKU", "Name", "Brand", "Category", "Aliases", "Status"]);
+            for p in products {
+                let mut aliases = p.aliases.clone();
+                aliases.extend(p.manual_aliases.iter().cloned());
+                table.add_row([
+                    p.sku.clone(),
+                    p.name.clone(),
+                    p.brand.clone(),
+                    p.category.clone().unwrap_or_default(),
+                    aliases.join(" | "),
+                    if p.discontinued_at.is_some() { "discontinued".into() } else { "active".into() },
+                ]);
+            }
+            writeln!(out, "{table}")?;
+            let active = products.iter().filter(|p| p.discontinued_at.is_none()).count();
+            writeln!(out, "{} products ({} active, {} discontinued)", products.len(), active, products.len() - active)?;
+        }
+    }
+    Ok(())
+}
+
+fn csv_error(e: csv::Error) -> CliError {
+    CliError::Output(std::io::Error::other(e))
+}

@@ -1,0 +1,155 @@
+//! The product catalog: import (upsert by SKU, discontinue the missing) and listing.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A catalog row to import, already validated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NewProduct {
+    /// Stock-keeping unit: the key.
+    pub sku: String,
+    /// Product name.
+    pub name: String,
+    /// The brand's database id.
+    pub brand_id: i64,
+    /// Category, if any.
+    pub category: Option<String>,
+    /// What people call it besides its name.
+    pub aliases: Vec<String>,
+    /// Product page.
+    pub url: Option<String>,
+    /// Any other columns: a JSON object.
+    pub attributes: serde_json::Value,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogImportReport {
+    /// New products.
+    pub inserted: u64,
+    /// Products whose fields changed (or that came back from discontinued).
+    pub updated: u64,
+    /// Products already exactly as in the file (not rewritten).
+    pub unchanged: u64,
+    /// Products not in the file, now marked discontinued.
+    pub discontinued: u64,
+}
+
+/// A product as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProductRow {
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Brand name.
+    pub brand: String,
+    /// Category.
+    pub category: Option<String>,
+    /// Aliases from the catalog file.
+    pub aliases: Vec<String>,
+    /// Aliases added with `catalog alias`.
+    pub manual_aliases: Vec<String>,
+    /// Product page.
+    pub url: Option<String>,
+    /// Extra columns.
+    pub attributes: serde_json::Value,
+    /// When an import stopped listing it.
+    pub discontinued_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Imports a whole catalog in one transaction: upsert by SKU, rewriting
+    /// only rows that differ; with `discontinue_missing`, products the file no
+    /// longer lists are marked discontinued (never deleted).
+    pub async fn import_catalog(&self, products: &[NewProduct], discontinue_missing: bool) -> Result<CatalogImportReport, StoreError> {
+        let action = "importing the catalog";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(action))?;
+        // Two imports at once would each discontinue the other's new rows.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('brandpulse.catalog_import'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        let input = serde_json::to_value(products).map_err(|e| StoreError::Query {
+            action,
+            source: sqlx::Error::Encode(Box::new(e)),
+        })?;
+        let rows = sqlx::query(
+            "INSERT INTO products (sku, name, brand_id, category, aliases, url, attributes)
+             SELECT sku, name, brand_id, category, COALESCE(aliases, '{}'), url, COALESCE(attributes, '{}')
+             FROM jsonb_to_recordset($1::jsonb)
+                  AS input(sku text, name text, brand_id bigint, category text, aliases text[], url text, attributes jsonb)
+             ON CONFLICT (sku) DO UPDATE SET
+                 name = EXCLUDED.name, brand_id = EXCLUDED.brand_id, category = EXCLUDED.category,
+                 aliases = EXCLUDED.aliases, url = EXCLUDED.url, attributes = EXCLUDED.attributes,
+                 discontinued_at = NULL, updated_at = now()
+             WHERE (products.name, products.brand_id, products.category, products.aliases, products.url,
+                    products.attributes, products.discontinued_at IS NULL)
+                   IS DISTINCT FROM
+                   (EXCLUDED.name, EXCLUDED.brand_id, EXCLUDED.category, EXCLUDED.aliases, EXCLUDED.url,
+                    EXCLUDED.attributes, true)
+             RETURNING (xmax = 0) AS inserted",
+        )
+        .bind(&input)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::query(action))?;
+        let mut report = CatalogImportReport::default();
+        for row in rows {
+            if row.try_get::<bool, _>("inserted").map_err(StoreError::query(action))? {
+                report.inserted += 1;
+            } else {
+                report.updated += 1;
+            }
+        }
+        report.unchanged = products.len() as u64 - report.inserted - report.updated;
+        if discontinue_missing {
+            let skus: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
+            report.discontinued = sqlx::query(
+                "UPDATE products SET discontinued_at = now(), updated_at = now()
+                 WHERE discontinued_at IS NULL AND sku <> ALL($1)",
+            )
+            .bind(&skus)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(StoreError::query(action))?;
+        Ok(report)
+    }
+
+    /// The catalog, by brand then SKU; only one brand's products when `brand_id` is given.
+    pub async fn products(&self, brand_id: Option<i64>) -> Result<Vec<ProductRow>, StoreError> {
+        let action = "listing the catalog";
+        let rows = sqlx::query(
+            "SELECT p.sku, p.name, b.name AS brand, p.category, p.aliases, p.manual_aliases, p.url,
+                    p.attributes, p.discontinued_at
+             FROM products p JOIN brands b ON b.id = p.brand_id
+             WHERE $1::bigint IS NULL OR p.brand_id = $1
+             ORDER BY lower(b.name), p.sku",
+        )
+        .bind(brand_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProductRow {
+                    sku: r.try_get("sku")?,
+                    name: r.try_get("name")?,
+                    brand: r.try_get("brand")?,
+                    category: r.try_get("category")?,
+                    aliases: r.try_get("aliases")?,
+                    manual_aliases: r.try_get("manual_aliases")?,
+                    url: r.try_get("url")?,
+                    attributes: r.try_get("attributes")?,
+                    discontinued_at: r.try_get("discontinued_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+}
