@@ -647,7 +647,16 @@ impl Checker<'_> {
                 } else {
                     "; expected sec min hour day-of-month month day-of-week [year], e.g. \"0 */15 * * * *\"".to_owned()
                 };
-                self.problem(path, format!("\"{expr}\" is not a valid cron expression ({e}){hint}"));
+                // The crate's message repeats the expression with a caret under it; keep the words.
+                let detail: Vec<String> = e
+                    .to_string()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && *l != expr && !l.chars().all(|c| c == '^' || c.is_whitespace()))
+                    .map(str::to_owned)
+                    .collect();
+                let detail = if detail.is_empty() { String::new() } else { format!(" ({})", detail.join("; ")) };
+                self.problem(path, format!("\"{expr}\" is not a valid cron expression{detail}{hint}"));
                 None
             }
         }
