@@ -6,7 +6,9 @@
 //! number, so the catalog in the database is never half-updated.
 //!
 //! CSV columns: `sku`, `name`, `brand` (required), `category`, `aliases`
-//! (separated by `|`), `url`; any other column goes into `attributes`.
+//! (separated by `|`), `url`; any other column goes into `attributes` (as
+//! text). A `discontinued` column, as `catalog list --format csv` writes it,
+//! is ignored: a product is discontinued when a full import no longer lists it.
 //! JSON: an array of objects with the same keys (`aliases` may be an array or
 //! a `|`-separated string); other keys go into `attributes`.
 
@@ -120,7 +122,11 @@ struct RawRow {
 }
 
 /// Reads and validates a catalog file.
-pub fn read_file(path: &Path, format: Option<CatalogFormat>, brands: &[KnownBrand]) -> Result<Vec<NewProduct>, CatalogError> {
+pub fn read_file(
+    path: &Path,
+    format: Option<CatalogFormat>,
+    brands: &[KnownBrand],
+) -> Result<Vec<NewProduct>, CatalogError> {
     let format = format
         .or_else(|| CatalogFormat::from_path(path))
         .ok_or_else(|| CatalogError::UnknownFormat { path: path.to_owned() })?;
@@ -133,7 +139,11 @@ pub fn read_file(path: &Path, format: Option<CatalogFormat>, brands: &[KnownBran
 }
 
 /// Parses and validates catalog bytes; on failure, every problem found.
-pub fn parse(bytes: &[u8], format: CatalogFormat, brands: &[KnownBrand]) -> Result<Vec<NewProduct>, Vec<RowProblem>> {
+pub fn parse(
+    bytes: &[u8],
+    format: CatalogFormat,
+    brands: &[KnownBrand],
+) -> Result<Vec<NewProduct>, Vec<RowProblem>> {
     let mut problems = Vec::new();
     let rows = match format {
         CatalogFormat::Csv => read_csv(bytes, &mut problems),
@@ -152,11 +162,8 @@ pub fn parse(bytes: &[u8], format: CatalogFormat, brands: &[KnownBrand]) -> Resu
 }
 
 fn read_csv(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes);
     let header = match reader.byte_headers() {
         Ok(h) => h.clone(),
         Err(e) => {
@@ -170,7 +177,10 @@ fn read_csv(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
             Ok(name) => {
                 let name = name.trim_start_matches('\u{feff}').trim().to_lowercase();
                 if columns.contains(&name) {
-                    problems.push(RowProblem { line: 1, message: format!("column \"{name}\" appears twice in the header") });
+                    problems.push(RowProblem {
+                        line: 1,
+                        message: format!("column \"{name}\" appears twice in the header"),
+                    });
                 }
                 columns.push(name);
             }
@@ -184,7 +194,9 @@ fn read_csv(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
         if !columns.iter().any(|c| c == required) {
             problems.push(RowProblem {
                 line: 1,
-                message: format!("the header has no \"{required}\" column (required columns: sku, name, brand)"),
+                message: format!(
+                    "the header has no \"{required}\" column (required columns: sku, name, brand)"
+                ),
             });
         }
     }
@@ -220,7 +232,8 @@ fn read_csv(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
         let mut bad_utf8 = false;
         for (column, field) in columns.iter().zip(record.iter()) {
             let Ok(value) = std::str::from_utf8(field) else {
-                problems.push(RowProblem { line, message: format!("column \"{column}\" is not valid UTF-8") });
+                problems
+                    .push(RowProblem { line, message: format!("column \"{column}\" is not valid UTF-8") });
                 bad_utf8 = true;
                 continue;
             };
@@ -233,6 +246,9 @@ fn read_csv(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
                 "category" => row.category = text,
                 "aliases" => row.aliases = split_aliases(value),
                 "url" => row.url = text,
+                // Written by `catalog list --format csv`; whether a product is
+                // discontinued follows from the file, not from this column.
+                "discontinued" => {}
                 other => {
                     if let Some(text) = text {
                         row.attributes.insert(other.to_owned(), Value::String(text));
@@ -274,7 +290,10 @@ fn read_json(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
         let object = match serde_json::from_str::<Value>(raw.get()) {
             Ok(Value::Object(object)) => object,
             Ok(other) => {
-                problems.push(RowProblem { line, message: format!("expected a product object, found {}", json_type(&other)) });
+                problems.push(RowProblem {
+                    line,
+                    message: format!("expected a product object, found {}", json_type(&other)),
+                });
                 continue;
             }
             Err(e) => {
@@ -290,7 +309,10 @@ fn read_json(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
                     Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
                     Value::Number(n) if field == "sku" => Some(n.to_string()),
                     other => {
-                        problems.push(RowProblem { line, message: format!("\"{field}\" must be a string, found {}", json_type(other)) });
+                        problems.push(RowProblem {
+                            line,
+                            message: format!("\"{field}\" must be a string, found {}", json_type(other)),
+                        });
                         None
                     }
                 }
@@ -307,18 +329,26 @@ fn read_json(bytes: &[u8], problems: &mut Vec<RowProblem>) -> Vec<RawRow> {
                     Value::Array(items) => {
                         for item in items {
                             match item {
-                                Value::String(s) if !s.trim().is_empty() => row.aliases.push(s.trim().to_owned()),
+                                Value::String(s) if !s.trim().is_empty() => {
+                                    row.aliases.push(s.trim().to_owned())
+                                }
                                 Value::String(_) => {}
                                 other => problems.push(RowProblem {
                                     line,
-                                    message: format!("\"aliases\" must hold strings, found {}", json_type(&other)),
+                                    message: format!(
+                                        "\"aliases\" must hold strings, found {}",
+                                        json_type(&other)
+                                    ),
                                 }),
                             }
                         }
                     }
                     other => problems.push(RowProblem {
                         line,
-                        message: format!("\"aliases\" must be an array of strings or a |-separated string, found {}", json_type(&other)),
+                        message: format!(
+                            "\"aliases\" must be an array of strings or a |-separated string, found {}",
+                            json_type(&other)
+                        ),
                     }),
                 },
                 "attributes" => match value {
@@ -463,7 +493,8 @@ mod tests {
 
     #[test]
     fn csv_reports_every_bad_row_with_its_line() {
-        let csv = "sku,name,brand\nA-1,One,Acme\n,Nameless SKU,Acme\nA-3,Three,Initech\nA-1,Again,Acme\nA-5,Five\n";
+        let csv =
+            "sku,name,brand\nA-1,One,Acme\n,Nameless SKU,Acme\nA-3,Three,Initech\nA-1,Again,Acme\nA-5,Five\n";
         let problems = parse(csv.as_bytes(), CatalogFormat::Csv, &brands()).expect_err("bad rows");
         let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6], "{problems:?}");

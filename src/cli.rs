@@ -43,7 +43,9 @@ pub enum Command {
     CheckConfig,
 
     /// Apply the database migrations this version has (and sync brands and sources from the config).
-    #[command(after_help = "Example:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@localhost/brandpulse brandpulse migrate")]
+    #[command(
+        after_help = "Example:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@localhost/brandpulse brandpulse migrate"
+    )]
     Migrate,
 
     /// Import or list the product catalog.
@@ -64,7 +66,9 @@ pub enum CatalogCommand {
     Import(ImportArgs),
 
     /// List the catalog.
-    #[command(after_help = "Examples:\n  brandpulse catalog list --brand Acme\n  brandpulse catalog list --format csv > catalog.csv")]
+    #[command(
+        after_help = "Examples:\n  brandpulse catalog list --brand Acme\n  brandpulse catalog list --format csv > catalog.csv"
+    )]
     List(ListArgs),
 }
 
@@ -196,7 +200,9 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
                 None => None,
                 Some(name) => {
                     let brands = store.brands().await?;
-                    match brands.iter().find(|b| b.name.eq_ignore_ascii_case(name) || b.name.to_lowercase() == name.to_lowercase()) {
+                    match brands.iter().find(|b| {
+                        b.name.eq_ignore_ascii_case(name) || b.name.to_lowercase() == name.to_lowercase()
+                    }) {
                         Some(b) => Some(b.id),
                         None => {
                             let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
@@ -246,7 +252,8 @@ fn print_sync(out: &mut dyn Write, sync: &SyncReport) -> std::io::Result<()> {
 fn check_config(config: &Config, out: &mut dyn Write) -> Result<(), CliError> {
     writeln!(out, "{}: OK", config.path.display())?;
     let own: Vec<&str> = config.own_brands().map(|b| b.name.as_str()).collect();
-    let competitors: Vec<&str> = config.brands.iter().filter(|b| b.competitor).map(|b| b.name.as_str()).collect();
+    let competitors: Vec<&str> =
+        config.brands.iter().filter(|b| b.competitor).map(|b| b.name.as_str()).collect();
     writeln!(out, "  brands:   {} (own); {} (competitors)", join_or_none(&own), join_or_none(&competitors))?;
     let enabled = config.sources.iter().filter(|s| s.enabled).count();
     let mut kinds = Vec::new();
@@ -298,7 +305,11 @@ fn join_or_none(items: &[&str]) -> String {
     if items.is_empty() { "none".to_owned() } else { items.join(", ") }
 }
 
-fn print_products(out: &mut dyn Write, products: &[ProductRow], format: OutputFormat) -> Result<(), CliError> {
+fn print_products(
+    out: &mut dyn Write,
+    products: &[ProductRow],
+    format: OutputFormat,
+) -> Result<(), CliError> {
     match format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, products).map_err(|e| CliError::Output(e.into()))?;
@@ -356,7 +367,13 @@ fn print_products(out: &mut dyn Write, products: &[ProductRow], format: OutputFo
             }
             writeln!(out, "{table}")?;
             let active = products.iter().filter(|p| p.discontinued_at.is_none()).count();
-            writeln!(out, "{} products ({} active, {} discontinued)", products.len(), active, products.len() - active)?;
+            writeln!(
+                out,
+                "{} products ({} active, {} discontinued)",
+                products.len(),
+                active,
+                products.len() - active
+            )?;
         }
     }
     Ok(())

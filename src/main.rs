@@ -40,8 +40,8 @@ fn main() -> ExitCode {
             let mut source = e.source();
             while let Some(cause) = source {
                 let text = cause.to_string();
-                // transparent wrappers repeat their inner message; print it once
-                if text != last {
+                // Wrappers often repeat their cause's text; print each thing once.
+                if !last.contains(&text) {
                     eprintln!("  caused by: {text}");
                 }
                 last = text;

@@ -473,30 +473,22 @@ fn plural(n: usize) -> String {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
 }
 
 impl Config {
     /// Loads and validates the config file at `path` against `env`.
     pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::from_bytes(path, &bytes, env)
     }
 
     /// Validates configuration text as if read from `path` (used for
     /// messages and for resolving relative paths).
     pub fn from_bytes(path: &Path, bytes: &[u8], env: &Env) -> Result<Config, ConfigError> {
-        validate::validate(path, bytes, env).map_err(|problems| ConfigError::Invalid {
-            path: path.to_owned(),
-            problems,
-        })
+        validate::validate(path, bytes, env)
+            .map_err(|problems| ConfigError::Invalid { path: path.to_owned(), problems })
     }
 
     /// The brands that are not competitors.

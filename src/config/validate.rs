@@ -12,27 +12,84 @@ use url::Url;
 
 use super::keypath::KeyPath;
 use super::raw::{
-    Inline, RawApi, RawBrand, RawDatabase, RawDelivery, RawDigest, RawFetch, RawModel, RawPrivacy,
-    RawSource, RawSourceParams,
+    Inline, RawApi, RawBrand, RawDatabase, RawDelivery, RawDigest, RawFetch, RawModel, RawPrivacy, RawSource,
+    RawSourceParams,
 };
 use super::{
     ApiConfig, BrandConfig, Config, DatabaseConfig, DeliveryTarget, DigestConfig, DigestFormat, Env,
-    FetchConfig, HtmlSelectors, ModelConfig, PrivacyConfig, Problem, SmtpTls, SourceConfig,
-    SourceKind, SourceParams, env_keys,
+    FetchConfig, HtmlSelectors, ModelConfig, PrivacyConfig, Problem, SmtpTls, SourceConfig, SourceKind,
+    SourceParams, env_keys,
 };
 
 /// Every key the file may contain, for "did you mean" hints on unknown keys.
 const KNOWN_KEYS: &[&str] = &[
-    "database", "brands", "sources", "model", "digest", "api", "privacy", "fetch", "url",
-    "password_env", "password_file", "max_connections", "connect_timeout", "name", "aliases",
-    "exclusions", "context_terms", "ambiguous_aliases", "context_window", "competitor", "kind",
-    "query", "schedule", "enabled", "params", "tags", "tag", "subreddit", "community",
-    "max_pages", "identifier", "app_password_env", "app_password_file", "selectors", "item",
-    "title", "text", "link", "author", "time", "dir", "batch_size", "threads", "time_zone",
-    "formats", "deliver", "path", "url_env", "url_file", "host", "port", "tls", "username",
-    "from", "to", "bind", "token_env", "token_file", "hash_author_handles", "hash_key_env",
-    "hash_key_file", "retention_days", "contact_url", "timeout", "max_body_bytes",
-    "per_host_requests_per_minute", "per_host_concurrency",
+    "database",
+    "brands",
+    "sources",
+    "model",
+    "digest",
+    "api",
+    "privacy",
+    "fetch",
+    "url",
+    "password_env",
+    "password_file",
+    "max_connections",
+    "connect_timeout",
+    "name",
+    "aliases",
+    "exclusions",
+    "context_terms",
+    "ambiguous_aliases",
+    "context_window",
+    "competitor",
+    "kind",
+    "query",
+    "schedule",
+    "enabled",
+    "params",
+    "tags",
+    "tag",
+    "subreddit",
+    "community",
+    "max_pages",
+    "identifier",
+    "app_password_env",
+    "app_password_file",
+    "selectors",
+    "item",
+    "title",
+    "text",
+    "link",
+    "author",
+    "time",
+    "dir",
+    "batch_size",
+    "threads",
+    "time_zone",
+    "formats",
+    "deliver",
+    "path",
+    "url_env",
+    "url_file",
+    "host",
+    "port",
+    "tls",
+    "username",
+    "from",
+    "to",
+    "bind",
+    "token_env",
+    "token_file",
+    "hash_author_handles",
+    "hash_key_env",
+    "hash_key_file",
+    "retention_days",
+    "contact_url",
+    "timeout",
+    "max_body_bytes",
+    "per_host_requests_per_minute",
+    "per_host_concurrency",
 ];
 
 const HN_TAGS: &[&str] = &["story", "comment", "poll", "pollopt", "show_hn", "ask_hn", "front_page"];
@@ -186,12 +243,19 @@ impl Checker<'_> {
     }
 
     /// A whole section; absent means all defaults.
-    fn section<T: DeserializeOwned + Default>(&mut self, value: Option<toml::Value>, name: &str) -> Option<T> {
+    fn section<T: DeserializeOwned + Default>(
+        &mut self,
+        value: Option<toml::Value>,
+        name: &str,
+    ) -> Option<T> {
         match value {
             None => Some(T::default()),
             Some(v @ toml::Value::Table(_)) => self.de(v, &KeyPath::root(name)),
             Some(other) => {
-                self.problem(&KeyPath::root(name), format!("must be a table ([{name}]), found a {}", other.type_str()));
+                self.problem(
+                    &KeyPath::root(name),
+                    format!("must be a table ([{name}]), found a {}", other.type_str()),
+                );
                 None
             }
         }
@@ -199,13 +263,20 @@ impl Checker<'_> {
 
     /// An array of tables such as `[[brands]]`: each element checked on its own
     /// so that one bad element does not hide the problems of the others.
-    fn array<T: DeserializeOwned>(&mut self, value: Option<toml::Value>, name: &str) -> Option<Vec<(KeyPath, T)>> {
+    fn array<T: DeserializeOwned>(
+        &mut self,
+        value: Option<toml::Value>,
+        name: &str,
+    ) -> Option<Vec<(KeyPath, T)>> {
         let root = KeyPath::root(name);
         let items = match value {
             None => Vec::new(),
             Some(toml::Value::Array(items)) => items,
             Some(other) => {
-                self.problem(&root, format!("must be an array of tables ([[{name}]]), found a {}", other.type_str()));
+                self.problem(
+                    &root,
+                    format!("must be an array of tables ([[{name}]]), found a {}", other.type_str()),
+                );
                 return None;
             }
         };
@@ -242,7 +313,11 @@ impl Checker<'_> {
         let mut url = match Url::parse(&text) {
             Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => url,
             Ok(url) => {
-                self.url_problem(from_env, &root, format!("must be a postgres:// URL, not {}://", url.scheme()));
+                self.url_problem(
+                    from_env,
+                    &root,
+                    format!("must be a postgres:// URL, not {}://", url.scheme()),
+                );
                 return None;
             }
             Err(e) => {
@@ -284,7 +359,11 @@ impl Checker<'_> {
         if !(1..=200).contains(&max_connections) {
             self.problem(&root.key("max_connections"), format!("{max_connections} is out of range 1..=200"));
         }
-        let connect_timeout = self.duration(&root.key("connect_timeout"), raw.connect_timeout.as_deref(), Duration::from_secs(5));
+        let connect_timeout = self.duration(
+            &root.key("connect_timeout"),
+            raw.connect_timeout.as_deref(),
+            Duration::from_secs(5),
+        );
         Some(DatabaseConfig { url, password, max_connections, connect_timeout: connect_timeout? })
     }
 
@@ -299,7 +378,10 @@ impl Checker<'_> {
     fn brands(&mut self, value: Option<toml::Value>) -> Option<Vec<BrandConfig>> {
         let raws = self.array::<RawBrand>(value, "brands")?;
         if raws.is_empty() {
-            self.problems.push((Place::File(None), "no brands configured: add at least one [[brands]] table with a name and aliases".into()));
+            self.problems.push((
+                Place::File(None),
+                "no brands configured: add at least one [[brands]] table with a name and aliases".into(),
+            ));
             return None;
         }
         let mut names: HashMap<String, KeyPath> = HashMap::new();
@@ -309,7 +391,10 @@ impl Checker<'_> {
             let name = self.required_text(&path.key("name"), raw.name.as_deref(), "brand name");
             if let Some(name) = &name {
                 if let Some(first) = names.insert(name.to_lowercase(), path.clone()) {
-                    self.problem(&path.key("name"), format!("duplicate brand name \"{name}\" (also at {first})"));
+                    self.problem(
+                        &path.key("name"),
+                        format!("duplicate brand name \"{name}\" (also at {first})"),
+                    );
                 }
             }
             let label = name.clone().unwrap_or_else(|| path.to_string());
@@ -336,8 +421,14 @@ impl Checker<'_> {
             let context_terms = self.terms(&path.key("context_terms"), raw.context_terms);
             let ambiguous = self.terms(&path.key("ambiguous_aliases"), raw.ambiguous_aliases);
             for term in &ambiguous {
-                if !aliases.iter().any(|a| a.eq_ignore_ascii_case(term) || a.to_lowercase() == term.to_lowercase()) {
-                    self.problem(&path.key("ambiguous_aliases"), format!("\"{term}\" is not one of the brand's aliases"));
+                if !aliases
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(term) || a.to_lowercase() == term.to_lowercase())
+                {
+                    self.problem(
+                        &path.key("ambiguous_aliases"),
+                        format!("\"{term}\" is not one of the brand's aliases"),
+                    );
                 }
             }
             if !ambiguous.is_empty() && context_terms.is_empty() {
@@ -348,7 +439,10 @@ impl Checker<'_> {
             }
             let context_window = raw.context_window.unwrap_or(12);
             if !(1..=200).contains(&context_window) {
-                self.problem(&path.key("context_window"), format!("{context_window} is out of range 1..=200 (words)"));
+                self.problem(
+                    &path.key("context_window"),
+                    format!("{context_window} is out of range 1..=200 (words)"),
+                );
             }
             if let Some(name) = name {
                 brands.push(BrandConfig {
@@ -363,7 +457,10 @@ impl Checker<'_> {
             }
         }
         if !brands.is_empty() && brands.iter().all(|b| b.competitor) {
-            self.problem(&KeyPath::root("brands"), "every brand is a competitor: at least one must be your own (competitor = false)");
+            self.problem(
+                &KeyPath::root("brands"),
+                "every brand is a competitor: at least one must be your own (competitor = false)",
+            );
         }
         Some(brands)
     }
@@ -407,7 +504,10 @@ impl Checker<'_> {
             let name = self.required_text(&path.key("name"), raw.name.as_deref(), "source name");
             if let Some(name) = &name {
                 if let Some(first) = names.insert(name.to_lowercase(), path.clone()) {
-                    self.problem(&path.key("name"), format!("duplicate source name \"{name}\" (also at {first})"));
+                    self.problem(
+                        &path.key("name"),
+                        format!("duplicate source name \"{name}\" (also at {first})"),
+                    );
                 }
             }
             match (name, self.source(&path, raw)) {
@@ -430,7 +530,10 @@ impl Checker<'_> {
             Some(k) => match SourceKind::parse(k) {
                 Some(kind) => Some(kind),
                 None => {
-                    self.problem(&path.key("kind"), format!("unknown source kind \"{k}\"; expected one of {}", kind_list()));
+                    self.problem(
+                        &path.key("kind"),
+                        format!("unknown source kind \"{k}\"; expected one of {}", kind_list()),
+                    );
                     None
                 }
             },
@@ -471,10 +574,16 @@ impl Checker<'_> {
         };
         match kind {
             SourceKind::Feed | SourceKind::Html if query.is_some() => {
-                self.problem(&path.key("query"), format!("not used by a {kind} source: it reads every item of its URL"));
+                self.problem(
+                    &path.key("query"),
+                    format!("not used by a {kind} source: it reads every item of its URL"),
+                );
             }
             SourceKind::HackerNews | SourceKind::Bluesky if query.is_none() => {
-                self.problem(&path.key("query"), format!("missing: a {kind} source searches, so it needs a query"));
+                self.problem(
+                    &path.key("query"),
+                    format!("missing: a {kind} source searches, so it needs a query"),
+                );
             }
             _ => {}
         }
@@ -489,7 +598,13 @@ impl Checker<'_> {
         })
     }
 
-    fn params(&mut self, path: &KeyPath, kind: SourceKind, raw: RawSourceParams, has_query: bool) -> Option<SourceParams> {
+    fn params(
+        &mut self,
+        path: &KeyPath,
+        kind: SourceKind,
+        raw: RawSourceParams,
+        has_query: bool,
+    ) -> Option<SourceParams> {
         let root = path.key("params");
         let allowed: &[&str] = match kind {
             SourceKind::Feed => &[],
@@ -506,7 +621,15 @@ impl Checker<'_> {
                 let hint = if allowed.is_empty() {
                     String::new()
                 } else {
-                    format!(" (it takes: {})", allowed.iter().filter(|k| **k != "app_password").copied().collect::<Vec<_>>().join(", "))
+                    format!(
+                        " (it takes: {})",
+                        allowed
+                            .iter()
+                            .filter(|k| **k != "app_password")
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
                 self.problem(&root.key(key), format!("not used by a {kind} source{hint}"));
                 ok = false;
@@ -518,12 +641,21 @@ impl Checker<'_> {
                 let tags = raw.tags.clone().unwrap_or_else(|| vec!["story".into(), "comment".into()]);
                 for (i, tag) in tags.iter().enumerate() {
                     if !HN_TAGS.contains(&tag.as_str()) {
-                        self.problem(&root.key("tags").index(i), format!("unknown Hacker News tag \"{tag}\"; expected one of {}", HN_TAGS.join(", ")));
+                        self.problem(
+                            &root.key("tags").index(i),
+                            format!(
+                                "unknown Hacker News tag \"{tag}\"; expected one of {}",
+                                HN_TAGS.join(", ")
+                            ),
+                        );
                         ok = false;
                     }
                 }
                 if tags.is_empty() {
-                    self.problem(&root.key("tags"), "must list at least one tag, e.g. [\"story\", \"comment\"]");
+                    self.problem(
+                        &root.key("tags"),
+                        "must list at least one tag, e.g. [\"story\", \"comment\"]",
+                    );
                     ok = false;
                 }
                 params.tags = tags;
@@ -536,7 +668,8 @@ impl Checker<'_> {
                 }
             }
             SourceKind::Reddit => {
-                params.subreddit = self.name_param(&root.key("subreddit"), raw.subreddit.as_deref(), '/')
+                params.subreddit = self
+                    .name_param(&root.key("subreddit"), raw.subreddit.as_deref(), '/')
                     .map(|s| s.trim_start_matches("r/").to_owned());
                 if params.subreddit.is_none() && !has_query {
                     self.problem(&root.key("subreddit"), "a reddit source needs a query (site search), params.subreddit (its new posts), or both (search in that subreddit)");
@@ -546,12 +679,16 @@ impl Checker<'_> {
             SourceKind::Lemmy => {
                 params.community = self.name_param(&root.key("community"), raw.community.as_deref(), '!');
                 if params.community.is_none() && !has_query {
-                    self.problem(&root.key("community"), "a lemmy source needs a query (search) or params.community (its post list)");
+                    self.problem(
+                        &root.key("community"),
+                        "a lemmy source needs a query (search) or params.community (its post list)",
+                    );
                     ok = false;
                 }
             }
             SourceKind::Bluesky => {
-                params.identifier = raw.identifier.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+                params.identifier =
+                    raw.identifier.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
                 params.app_password = self.secret(
                     &root,
                     "app_password",
@@ -561,7 +698,8 @@ impl Checker<'_> {
                     None,
                     false,
                 );
-                if params.identifier.is_some() != params.app_password.is_some() && raw.app_password.is_none() {
+                if params.identifier.is_some() != params.app_password.is_some() && raw.app_password.is_none()
+                {
                     self.problem(&root.key("identifier"), "logging in needs both params.identifier and an app password (params.app_password_env or params.app_password_file); set both or neither");
                     ok = false;
                 }
@@ -576,7 +714,10 @@ impl Checker<'_> {
                     let mut css = |key: &str, value: Option<String>| -> Option<String> {
                         let value = value?;
                         if let Err(e) = scraper::Selector::parse(&value) {
-                            self.problem(&sel_path.key(key), format!("\"{value}\" is not a valid CSS selector ({e})"));
+                            self.problem(
+                                &sel_path.key(key),
+                                format!("\"{value}\" is not a valid CSS selector ({e})"),
+                            );
                             ok = false;
                         }
                         Some(value)
@@ -592,7 +733,10 @@ impl Checker<'_> {
                         ok = false;
                     }
                     if title.is_none() && text.is_none() {
-                        self.problem(&sel_path.key("text"), "missing: set text or title (or both), or nothing can be matched");
+                        self.problem(
+                            &sel_path.key("text"),
+                            "missing: set text or title (or both), or nothing can be matched",
+                        );
                         ok = false;
                     }
                     if let Some(item) = item {
@@ -629,7 +773,10 @@ impl Checker<'_> {
 
     fn schedule(&mut self, path: &KeyPath, value: Option<&str>) -> Option<cron::Schedule> {
         let Some(expr) = value.map(str::trim) else {
-            self.problem(path, "missing: a cron expression with seconds, e.g. \"0 */15 * * * *\" (every 15 minutes)");
+            self.problem(
+                path,
+                "missing: a cron expression with seconds, e.g. \"0 */15 * * * *\" (every 15 minutes)",
+            );
             return None;
         };
         match cron::Schedule::from_str(expr) {
@@ -643,19 +790,25 @@ impl Checker<'_> {
             Err(e) => {
                 let fields = expr.split_whitespace().count();
                 let hint = if fields == 5 {
-                    format!("; the schedule has a seconds field first (sec min hour day month weekday [year]): did you mean \"0 {expr}\"?")
+                    format!(
+                        "; the schedule has a seconds field first (sec min hour day month weekday [year]): did you mean \"0 {expr}\"?"
+                    )
                 } else {
-                    "; expected sec min hour day-of-month month day-of-week [year], e.g. \"0 */15 * * * *\"".to_owned()
+                    "; expected sec min hour day-of-month month day-of-week [year], e.g. \"0 */15 * * * *\""
+                        .to_owned()
                 };
                 // The crate's message repeats the expression with a caret under it; keep the words.
                 let detail: Vec<String> = e
                     .to_string()
                     .lines()
                     .map(str::trim)
-                    .filter(|l| !l.is_empty() && *l != expr && !l.chars().all(|c| c == '^' || c.is_whitespace()))
+                    .filter(|l| {
+                        !l.is_empty() && *l != expr && !l.chars().all(|c| c == '^' || c.is_whitespace())
+                    })
                     .map(str::to_owned)
                     .collect();
-                let detail = if detail.is_empty() { String::new() } else { format!(" ({})", detail.join("; ")) };
+                let detail =
+                    if detail.is_empty() { String::new() } else { format!(" ({})", detail.join("; ")) };
                 self.problem(path, format!("\"{expr}\" is not a valid cron expression{detail}{hint}"));
                 None
             }
@@ -666,7 +819,13 @@ impl Checker<'_> {
         match Url::parse(text.trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
             Ok(url) => {
-                self.problem(path, format!("\"{text}\" must be an http:// or https:// URL with a host (found scheme {})", url.scheme()));
+                self.problem(
+                    path,
+                    format!(
+                        "\"{text}\" must be an http:// or https:// URL with a host (found scheme {})",
+                        url.scheme()
+                    ),
+                );
                 None
             }
             Err(e) => {
@@ -685,7 +844,10 @@ impl Checker<'_> {
             }
             Ok(d) => Some(d),
             Err(e) => {
-                self.problem(path, format!("\"{text}\" is not a duration ({e}); write e.g. \"30s\", \"2m\", \"1h 30m\""));
+                self.problem(
+                    path,
+                    format!("\"{text}\" is not a duration ({e}); write e.g. \"30s\", \"2m\", \"1h 30m\""),
+                );
                 None
             }
         }
@@ -719,13 +881,19 @@ impl Checker<'_> {
         }
         match (env_name, file) {
             (Some(_), Some(_)) => {
-                self.problem(&parent.key(&format!("{name}_env")), format!("set only one of {key}_env and {key}_file"));
+                self.problem(
+                    &parent.key(&format!("{name}_env")),
+                    format!("set only one of {key}_env and {key}_file"),
+                );
                 None
             }
             (Some(var), None) => match self.env.get(var.trim()) {
                 Some(value) => Some(SecretString::from(value.to_owned())),
                 None => {
-                    self.problem(&parent.key(&format!("{name}_env")), format!("the environment variable {var} is not set (or is empty)"));
+                    self.problem(
+                        &parent.key(&format!("{name}_env")),
+                        format!("the environment variable {var} is not set (or is empty)"),
+                    );
                     None
                 }
             },
@@ -734,11 +902,17 @@ impl Checker<'_> {
                 match std::fs::read_to_string(&resolved) {
                     Ok(text) if !text.trim().is_empty() => Some(SecretString::from(text.trim().to_owned())),
                     Ok(_) => {
-                        self.problem(&parent.key(&format!("{name}_file")), format!("{} is empty", resolved.display()));
+                        self.problem(
+                            &parent.key(&format!("{name}_file")),
+                            format!("{} is empty", resolved.display()),
+                        );
                         None
                     }
                     Err(e) => {
-                        self.problem(&parent.key(&format!("{name}_file")), format!("cannot read {}: {e}", resolved.display()));
+                        self.problem(
+                            &parent.key(&format!("{name}_file")),
+                            format!("cannot read {}: {e}", resolved.display()),
+                        );
                         None
                     }
                 }
@@ -768,7 +942,10 @@ impl Checker<'_> {
             Some(text) => match text.parse::<u32>() {
                 Ok(n) => n,
                 Err(_) => {
-                    self.problems.push((Place::EnvVar(env_keys::MODEL_THREADS), format!("\"{text}\" is not a whole number")));
+                    self.problems.push((
+                        Place::EnvVar(env_keys::MODEL_THREADS),
+                        format!("\"{text}\" is not a whole number"),
+                    ));
                     return None;
                 }
             },
@@ -788,7 +965,10 @@ impl Checker<'_> {
         let time = match time {
             Ok(t) => Some(t),
             Err(_) => {
-                self.problem(&root.key("time"), format!("\"{time_text}\" is not a time of day; write HH:MM, e.g. \"08:00\""));
+                self.problem(
+                    &root.key("time"),
+                    format!("\"{time_text}\" is not a time of day; write HH:MM, e.g. \"08:00\""),
+                );
                 None
             }
         };
@@ -800,7 +980,8 @@ impl Checker<'_> {
                 None
             }
         };
-        let format_names = raw.formats.unwrap_or_else(|| vec!["markdown".into(), "html".into(), "json".into()]);
+        let format_names =
+            raw.formats.unwrap_or_else(|| vec!["markdown".into(), "html".into(), "json".into()]);
         let mut formats = Vec::new();
         for (i, name) in format_names.iter().enumerate() {
             let format = match name.trim() {
@@ -808,7 +989,10 @@ impl Checker<'_> {
                 "html" => DigestFormat::Html,
                 "json" => DigestFormat::Json,
                 other => {
-                    self.problem(&root.key("formats").index(i), format!("unknown format \"{other}\"; expected markdown, html or json"));
+                    self.problem(
+                        &root.key("formats").index(i),
+                        format!("unknown format \"{other}\"; expected markdown, html or json"),
+                    );
                     continue;
                 }
             };
@@ -826,7 +1010,10 @@ impl Checker<'_> {
         for (i, value) in raw.deliver.into_iter().enumerate() {
             let path = root.key("deliver").index(i);
             if !value.is_table() {
-                self.problem(&path, format!("must be a table ([[digest.deliver]]), found a {}", value.type_str()));
+                self.problem(
+                    &path,
+                    format!("must be a table ([[digest.deliver]]), found a {}", value.type_str()),
+                );
                 ok = false;
                 continue;
             }
@@ -846,9 +1033,22 @@ impl Checker<'_> {
         let allowed: &[&str] = match kind {
             Some("directory") => &["path"],
             Some("webhook") => &["url", "url_env", "url_file"],
-            Some("smtp") => &["host", "port", "tls", "username", "password", "password_env", "password_file", "from", "to"],
+            Some("smtp") => &[
+                "host",
+                "port",
+                "tls",
+                "username",
+                "password",
+                "password_env",
+                "password_file",
+                "from",
+                "to",
+            ],
             Some(other) => {
-                self.problem(&path.key("kind"), format!("unknown delivery kind \"{other}\"; expected directory, webhook or smtp"));
+                self.problem(
+                    &path.key("kind"),
+                    format!("unknown delivery kind \"{other}\"; expected directory, webhook or smtp"),
+                );
                 return None;
             }
             None => {
@@ -887,7 +1087,15 @@ impl Checker<'_> {
                 ok.then_some(DeliveryTarget::Directory { path: dir })
             }
             "webhook" => {
-                let url = self.secret(path, "url", &raw.url, raw.url_env.as_deref(), raw.url_file.as_deref(), None, true)?;
+                let url = self.secret(
+                    path,
+                    "url",
+                    &raw.url,
+                    raw.url_env.as_deref(),
+                    raw.url_file.as_deref(),
+                    None,
+                    true,
+                )?;
                 use secrecy::ExposeSecret;
                 match Url::parse(url.expose_secret()) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -910,7 +1118,10 @@ impl Checker<'_> {
                     "tls" => Some(SmtpTls::Tls),
                     "none" => Some(SmtpTls::None),
                     other => {
-                        self.problem(&path.key("tls"), format!("unknown value \"{other}\"; expected starttls, tls or none"));
+                        self.problem(
+                            &path.key("tls"),
+                            format!("unknown value \"{other}\"; expected starttls, tls or none"),
+                        );
                         None
                     }
                 };
@@ -919,7 +1130,8 @@ impl Checker<'_> {
                     Some(SmtpTls::None) => 25,
                     _ => 587,
                 });
-                let username = raw.username.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+                let username =
+                    raw.username.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
                 let password = self.secret(
                     path,
                     "password",
@@ -949,7 +1161,15 @@ impl Checker<'_> {
                 if !ok {
                     return None;
                 }
-                Some(DeliveryTarget::Smtp { host: host?, port, tls: tls?, username, password, from: from?, to: raw.to })
+                Some(DeliveryTarget::Smtp {
+                    host: host?,
+                    port,
+                    tls: tls?,
+                    username,
+                    password,
+                    from: from?,
+                    to: raw.to,
+                })
             }
         }
     }
@@ -1006,7 +1226,10 @@ impl Checker<'_> {
             hash,
         );
         if raw.retention_days == Some(0) {
-            self.problem(&root.key("retention_days"), "must be at least 1; leave it out to keep post text forever");
+            self.problem(
+                &root.key("retention_days"),
+                "must be at least 1; leave it out to keep post text forever",
+            );
             return None;
         }
         Some(PrivacyConfig { hash_author_handles: hash, hash_key, retention_days: raw.retention_days })
@@ -1029,15 +1252,25 @@ impl Checker<'_> {
             Some(url) => format!("brandpulse/{} (+{url})", env!("CARGO_PKG_VERSION")),
             None => format!("brandpulse/{}", env!("CARGO_PKG_VERSION")),
         };
-        let connect_timeout = self.duration(&root.key("connect_timeout"), raw.connect_timeout.as_deref(), Duration::from_secs(10));
+        let connect_timeout = self.duration(
+            &root.key("connect_timeout"),
+            raw.connect_timeout.as_deref(),
+            Duration::from_secs(10),
+        );
         let timeout = self.duration(&root.key("timeout"), raw.timeout.as_deref(), Duration::from_secs(30));
         let max_body_bytes = raw.max_body_bytes.unwrap_or(10 * 1024 * 1024);
         if !(1024..=1024 * 1024 * 1024).contains(&max_body_bytes) {
-            self.problem(&root.key("max_body_bytes"), format!("{max_body_bytes} is out of range 1024..=1073741824"));
+            self.problem(
+                &root.key("max_body_bytes"),
+                format!("{max_body_bytes} is out of range 1024..=1073741824"),
+            );
         }
         let rate = raw.per_host_requests_per_minute.unwrap_or(30);
         if !(1..=6000).contains(&rate) {
-            self.problem(&root.key("per_host_requests_per_minute"), format!("{rate} is out of range 1..=6000"));
+            self.problem(
+                &root.key("per_host_requests_per_minute"),
+                format!("{rate} is out of range 1..=6000"),
+            );
         }
         let concurrency = raw.per_host_concurrency.unwrap_or(2);
         if !(1..=64).contains(&concurrency) {

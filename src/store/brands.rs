@@ -53,7 +53,10 @@ impl Store {
 }
 
 /// Upserts the configured brands and disables the ones no longer configured.
-pub(super) async fn sync_brands(tx: &mut sqlx::PgConnection, brands: &[BrandConfig]) -> Result<SyncCounts, StoreError> {
+pub(super) async fn sync_brands(
+    tx: &mut sqlx::PgConnection,
+    brands: &[BrandConfig],
+) -> Result<SyncCounts, StoreError> {
     let mut counts = SyncCounts::default();
     for brand in brands {
         let row = sqlx::query(

@@ -14,14 +14,15 @@ mod sync;
 use std::str::FromStr;
 
 use secrecy::ExposeSecret;
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
 pub use brands::{BrandRow, SyncCounts};
-pub use sync::SyncReport;
 pub use products::{CatalogImportReport, NewProduct, ProductRow};
+pub use sync::SyncReport;
 
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -54,7 +55,9 @@ pub enum StoreError {
         known: i64,
     },
     /// The database's schema is older than this binary and was not migrated.
-    #[error("the database schema is at version {database} but this brandpulse needs {known}; run `brandpulse migrate`")]
+    #[error(
+        "the database schema is at version {database} but this brandpulse needs {known}; run `brandpulse migrate`"
+    )]
     SchemaTooOld {
         /// Latest migration applied to the database.
         database: i64,
@@ -111,12 +114,17 @@ impl Store {
             options = options.password(password.expose_secret());
         }
         let options = options.application_name("brandpulse");
+        // One direct connection first: a pool would report only "timed out",
+        // hiding the real cause (connection refused, bad password, no such database).
+        let first = tokio::time::timeout(config.connect_timeout, sqlx::PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| connect_error(sqlx::Error::PoolTimedOut))?
+            .map_err(connect_error)?;
+        first.close().await.map_err(connect_error)?;
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.connect_timeout)
-            .connect_with(options)
-            .await
-            .map_err(connect_error)?;
+            .connect_lazy_with(options);
         Ok(Store { pool })
     }
 
@@ -147,10 +155,11 @@ impl Store {
         if !exists {
             return Ok(0);
         }
-        let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::query("reading the schema version"))?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("reading the schema version"))?;
         Ok(version.unwrap_or(0))
     }
 

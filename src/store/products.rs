@@ -64,7 +64,11 @@ impl Store {
     /// Imports a whole catalog in one transaction: upsert by SKU, rewriting
     /// only rows that differ; with `discontinue_missing`, products the file no
     /// longer lists are marked discontinued (never deleted).
-    pub async fn import_catalog(&self, products: &[NewProduct], discontinue_missing: bool) -> Result<CatalogImportReport, StoreError> {
+    pub async fn import_catalog(
+        &self,
+        products: &[NewProduct],
+        discontinue_missing: bool,
+    ) -> Result<CatalogImportReport, StoreError> {
         let action = "importing the catalog";
         let mut tx = self.pool.begin().await.map_err(StoreError::query(action))?;
         // Two imports at once would each discontinue the other's new rows.
@@ -72,10 +76,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query(action))?;
-        let input = serde_json::to_value(products).map_err(|e| StoreError::Query {
-            action,
-            source: sqlx::Error::Encode(Box::new(e)),
-        })?;
+        let input = serde_json::to_value(products)
+            .map_err(|e| StoreError::Query { action, source: sqlx::Error::Encode(Box::new(e)) })?;
         let rows = sqlx::query(
             "INSERT INTO products (sku, name, brand_id, category, aliases, url, attributes)
              SELECT sku, name, brand_id, category, COALESCE(aliases, '{}'), url, COALESCE(attributes, '{}')

@@ -5,7 +5,10 @@ use super::brands::{SyncCounts, count};
 use crate::config::SourceConfig;
 
 /// Upserts the configured sources and disables the ones no longer configured.
-pub(super) async fn sync_sources(tx: &mut sqlx::PgConnection, sources: &[SourceConfig]) -> Result<SyncCounts, StoreError> {
+pub(super) async fn sync_sources(
+    tx: &mut sqlx::PgConnection,
+    sources: &[SourceConfig],
+) -> Result<SyncCounts, StoreError> {
     let mut counts = SyncCounts::default();
     for source in sources {
         let row = sqlx::query(

@@ -1,0 +1,9 @@
+//! Integration tests: the real binary and the real PostgreSQL, one fresh
+//! database per test. One test binary, so it is linked once.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
+
+mod catalog;
+mod config_check;
+mod helpers;
+mod schema;
+mod sync;
