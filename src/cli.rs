@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::catalog::{self, CatalogError, CatalogFormat, KnownBrand};
 use crate::config::{Config, ConfigError, DeliveryTarget, DigestFormat, Env, SourceKind};
-use crate::store::{ProductRow, Store, StoreError, SyncReport};
+use crate::crawl::{CrawlError, Crawler, SourceReport};
+use crate::fetch::Fetcher;
+use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
 /// brandpulse: a self-hosted brand-sentiment monitor.
 #[derive(Debug, Parser)]
@@ -51,6 +53,24 @@ pub enum Command {
     /// Import or list the product catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+
+    /// Fetch sources now, store the posts that mention a watched brand, and report per source.
+    #[command(
+        after_help = "Examples:\n  brandpulse crawl --once\n  brandpulse crawl --once --source hn-kestrel"
+    )]
+    Crawl(CrawlArgs),
+}
+
+/// Arguments of `crawl`.
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Fetch each source once and exit (the scheduled daemon is `brandpulse run`).
+    #[arg(long, required = true)]
+    pub once: bool,
+
+    /// Only this source (by name).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
 }
 
 /// `brandpulse catalog ...`
@@ -130,6 +150,17 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("cannot write the output")]
     Output(#[source] std::io::Error),
+    /// The crawl could not run.
+    #[error(transparent)]
+    Crawl(#[from] CrawlError),
+    /// Some sources failed (each is reported and recorded).
+    #[error("{failed} of {total} sources failed; see the table above and `fetch_runs`")]
+    SourcesFailed {
+        /// Sources that failed.
+        failed: usize,
+        /// Sources fetched.
+        total: usize,
+    },
 }
 
 impl CliError {
@@ -137,7 +168,11 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) => 2,
-            CliError::Store(_) | CliError::Output(_) => 1,
+            CliError::Crawl(CrawlError::UnknownSource(_)) => 2,
+            CliError::Store(_)
+            | CliError::Output(_)
+            | CliError::Crawl(_)
+            | CliError::SourcesFailed { .. } => 1,
         }
     }
 }
@@ -219,7 +254,51 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
             store.close().await;
             Ok(())
         }
+        Command::Crawl(args) => {
+            let store = open(&config).await?;
+            let fetcher = Fetcher::new(&config.fetch).map_err(CrawlError::from)?;
+            let crawler = Crawler::new(&config, store.clone(), fetcher).await?;
+            let reports = crawler.crawl_all(args.source.as_deref()).await?;
+            print_crawl(out, &reports)?;
+            store.close().await;
+            let failed = reports.iter().filter(|r| r.status == RunStatus::Failed).count();
+            if failed > 0 {
+                return Err(CliError::SourcesFailed { failed, total: reports.len() });
+            }
+            Ok(())
+        }
     }
+}
+
+fn print_crawl(out: &mut dyn Write, reports: &[SourceReport]) -> std::io::Result<()> {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header([
+        "Source",
+        "Status",
+        "HTTP",
+        "Items seen",
+        "New posts",
+        "New mentions",
+        "Elapsed",
+        "Error",
+    ]);
+    for r in reports {
+        table.add_row([
+            r.name.clone(),
+            r.status.as_str().to_owned(),
+            r.http_status.map(|s| s.to_string()).unwrap_or_default(),
+            r.items_seen.to_string(),
+            r.new_posts.to_string(),
+            r.new_mentions.to_string(),
+            format!("{:.2}s", r.elapsed.as_secs_f64()),
+            r.error.clone().unwrap_or_default(),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    let posts: u64 = reports.iter().map(|r| r.new_posts).sum();
+    let mentions: u64 = reports.iter().map(|r| r.new_mentions).sum();
+    writeln!(out, "{} sources fetched: {posts} new posts, {mentions} new mentions", reports.len())
 }
 
 /// Connects, migrates and syncs the config: what every database command does first.

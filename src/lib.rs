@@ -4,15 +4,25 @@
 //! meet only in the database):
 //!
 //! - [`config`]: the TOML file and `BRANDPULSE_*` overrides, validated once.
+//! - [`fetch`]: the only HTTP client: timeouts, body cap, conditional GET,
+//!   robots.txt, per-host rate limits, one retry policy.
+//! - [`sources`]: one module per source kind: response body → [`sources::RawItem`]s.
+//! - [`normalize`]: HTML → text, NFKC, language, canonical URL, content hash → [`normalize::Post`].
+//! - [`matching`]: brand queries compiled once → which brands a post mentions.
+//! - [`crawl`]: the refresh function that runs those stages for one source and stores the result.
 //! - [`catalog`]: the product catalog file (CSV/JSON), validated before import.
 //! - [`store`]: PostgreSQL: migrations and every SQL statement.
 //! - [`cli`]: the `brandpulse` commands.
 //!
-//! Crawling (`fetch`, `sources`, `normalize`, `matching`), the model (`nlp`),
-//! digests, trends, the API and the daemon arrive in later parts; see
-//! `DESIGN.md` for the map.
+//! The model (`nlp`), digests, trends, the API and the daemon arrive in
+//! later parts; see `DESIGN.md` for the map.
 
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod crawl;
+pub mod fetch;
+pub mod matching;
+pub mod normalize;
+pub mod sources;
 pub mod store;

@@ -7,6 +7,8 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 mod brands;
+mod fetch_runs;
+mod posts;
 mod products;
 mod sources;
 mod sync;
@@ -21,7 +23,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::config::DatabaseConfig;
 
 pub use brands::{BrandRow, SyncCounts};
+pub use fetch_runs::{RunResult, RunStatus};
+pub use posts::{InsertReport, NewMention, NewPost};
 pub use products::{CatalogImportReport, NewProduct, ProductRow};
+pub use sources::SourceState;
 pub use sync::SyncReport;
 
 /// The migrations in `migrations/`, embedded at build time.

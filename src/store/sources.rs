@@ -1,7 +1,10 @@
 //! Sources: synced from the config, never deleted; their fetch state.
 
-use super::StoreError;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
 use super::brands::{SyncCounts, count};
+use super::{Store, StoreError};
 use crate::config::SourceConfig;
 
 /// Upserts the configured sources and disables the ones no longer configured.
@@ -53,4 +56,102 @@ pub(super) async fn sync_sources(
     .rows_affected();
 
     Ok(counts)
+}
+
+/// A source's fetch state, as the crawler needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    /// Database id.
+    pub id: i64,
+    /// Name (as in the config).
+    pub name: String,
+    /// Validators from the last successful fetch.
+    pub etag: Option<String>,
+    /// Validators from the last successful fetch.
+    pub last_modified: Option<String>,
+    /// Failures in a row.
+    pub consecutive_failures: i32,
+    /// When it is due next.
+    pub next_due: DateTime<Utc>,
+}
+
+impl Store {
+    /// The enabled sources' fetch state, by name.
+    pub async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let action = "reading source state";
+        let rows = sqlx::query(
+            "SELECT id, name, etag, last_modified, consecutive_failures, next_due
+             FROM sources WHERE enabled ORDER BY lower(name)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SourceState {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    etag: r.try_get("etag")?,
+                    last_modified: r.try_get("last_modified")?,
+                    consecutive_failures: r.try_get("consecutive_failures")?,
+                    next_due: r.try_get("next_due")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+
+    /// After a successful fetch (or a 304): keep the new validators, clear
+    /// the failure count, schedule the next fetch.
+    pub async fn record_fetch_success(
+        &self,
+        source_id: i64,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        next_due: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sources SET etag = $2, last_modified = $3, next_due = $4, consecutive_failures = 0,
+                 last_error = NULL, last_fetched_at = now(), last_success_at = now()
+             WHERE id = $1",
+        )
+        .bind(source_id)
+        .bind(etag)
+        .bind(last_modified)
+        .bind(next_due)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("recording a successful fetch"))?;
+        Ok(())
+    }
+
+    /// After a failed fetch: count it, keep the error, back off. `next_due`
+    /// gets the failure count after this failure and returns when to try again.
+    pub async fn record_fetch_failure(
+        &self,
+        source_id: i64,
+        error: &str,
+        next_due: impl FnOnce(i32) -> DateTime<Utc>,
+    ) -> Result<i32, StoreError> {
+        let action = "recording a failed fetch";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(action))?;
+        let failures: i32 = sqlx::query_scalar(
+            "UPDATE sources SET consecutive_failures = consecutive_failures + 1, last_error = $2,
+                 last_fetched_at = now()
+             WHERE id = $1 RETURNING consecutive_failures",
+        )
+        .bind(source_id)
+        .bind(error)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::query(action))?;
+        sqlx::query("UPDATE sources SET next_due = $2 WHERE id = $1")
+            .bind(source_id)
+            .bind(next_due(failures))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        tx.commit().await.map_err(StoreError::query(action))?;
+        Ok(failures)
+    }
 }

@@ -4,6 +4,8 @@
 
 mod catalog;
 mod config_check;
+mod crawl;
+mod fixture_server;
 mod helpers;
 mod schema;
 mod sync;
