@@ -3,6 +3,7 @@
 //! store (posts + mentions, one transaction) → schedule the next fetch.
 //! Every fetch is recorded in `fetch_runs`; a failing source backs off.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -63,9 +64,9 @@ pub struct SourceReport {
 pub struct Crawler {
     store: Store,
     fetcher: Fetcher,
-    matcher: BrandMatcher,
+    matcher: Arc<BrandMatcher>,
     /// Database id of each configured brand, in config order (the matcher's indexes).
-    brand_ids: Vec<i64>,
+    brand_ids: Arc<[i64]>,
     sources: Vec<SourceConfig>,
     author_key: Option<AuthorKey>,
 }
@@ -95,8 +96,8 @@ impl Crawler {
         Ok(Crawler {
             store,
             fetcher,
-            matcher: BrandMatcher::new(&config.brands),
-            brand_ids,
+            matcher: Arc::new(BrandMatcher::new(&config.brands)),
+            brand_ids: brand_ids.into(),
             sources: config.sources.clone(),
             author_key,
         })
@@ -259,27 +260,49 @@ impl Crawler {
                 // Validators describe the first page, the one requested with them.
                 validators = (fetched.etag.clone(), fetched.last_modified.clone());
             }
-            let response = Response {
-                url: &fetched.url,
-                content_type: fetched.content_type.as_deref(),
-                link: fetched.link.as_deref(),
-                body: &fetched.body,
-            };
-            let page = match sources::parse(config, &response) {
-                Ok(page) => page,
-                Err(e) => {
+            // Parsing, normalising and matching are CPU work: off the async
+            // workers, so a big feed does not stall every other fetch.
+            let (matcher, brand_ids, author_key, source) =
+                (self.matcher.clone(), self.brand_ids.clone(), self.author_key.clone(), config.clone());
+            let prepared = tokio::task::spawn_blocking(move || {
+                let response = Response {
+                    url: &fetched.url,
+                    content_type: fetched.content_type.as_deref(),
+                    link: fetched.link.as_deref(),
+                    body: &fetched.body,
+                };
+                sources::parse(&source, &response).map(|page| {
+                    let seen = page.items.len();
+                    let posts: Vec<NewPost> = page
+                        .items
+                        .into_iter()
+                        .filter_map(|item| {
+                            prepare_item(&matcher, &brand_ids, author_key.as_ref(), item, fetched_at)
+                        })
+                        .collect();
+                    (seen, page.next, posts)
+                })
+            })
+            .await;
+            let (seen, next, posts) = match prepared {
+                Ok(Ok(prepared)) => prepared,
+                Ok(Err(e)) => {
                     run.status = RunStatus::Failed;
                     run.error = Some(format!("cannot read the response: {e}"));
                     return Err(Failure::Source { run, retry_after: None });
                 }
+                Err(join) => {
+                    // A parser panicked (a bug): fail this source, keep the crawl going.
+                    run.status = RunStatus::Failed;
+                    run.error = Some(format!("cannot read the response: the parser failed ({join})"));
+                    return Err(Failure::Source { run, retry_after: None });
+                }
             };
-            run.items_seen += page.items.len() as u64;
-            let posts: Vec<NewPost> =
-                page.items.into_iter().filter_map(|item| self.prepare(item, fetched_at)).collect();
+            run.items_seen += seen as u64;
             let stored = self.store.insert_posts(state.id, &posts).await.map_err(Failure::Store)?;
             run.new_posts += stored.new_posts;
             run.new_mentions += stored.new_mentions;
-            match page.next {
+            match next {
                 Some(next) if page_number + 1 < max_pages => {
                     request = Request { url: next, etag: None, last_modified: None, obey_robots };
                 }
@@ -288,30 +311,35 @@ impl Crawler {
         }
         Ok((run, validators))
     }
+}
 
-    /// Normalises and matches one item; `None` when it mentions no watched brand.
-    fn prepare(&self, item: sources::RawItem, fetched_at: DateTime<Utc>) -> Option<NewPost> {
-        let mut post = normalize::normalize(item, self.author_key.as_ref());
-        // A clock far in the future would put the post in a day that has not come yet.
-        if post.published_at.is_some_and(|t| t > fetched_at + chrono::Duration::days(1)) {
-            post.published_at = Some(fetched_at);
-        }
-        let found = self.matcher.find(&post.match_text());
-        if found.is_empty() {
-            return None;
-        }
-        let mentions = found
-            .into_iter()
-            .filter_map(|m| {
-                Some(NewMention {
-                    brand_id: *self.brand_ids.get(m.brand)?,
-                    terms: m.terms,
-                    matches: m.matches,
-                })
-            })
-            .collect();
-        Some(NewPost { post, fetched_at, mentions })
+/// The CPU stages for one item: normalise → match → (only if a watched brand
+/// is mentioned) detect the language. `brand_ids[i]` is the database id of
+/// the matcher's brand `i`. `None` when no watched brand is mentioned.
+pub fn prepare_item(
+    matcher: &BrandMatcher,
+    brand_ids: &[i64],
+    author_key: Option<&AuthorKey>,
+    item: sources::RawItem,
+    fetched_at: DateTime<Utc>,
+) -> Option<NewPost> {
+    let pending = normalize::normalize_deferred(item, author_key);
+    let found = matcher.find(&pending.post.match_text());
+    if found.is_empty() {
+        return None;
     }
+    let mut post = pending.finish();
+    // A clock far in the future would put the post in a day that has not come yet.
+    if post.published_at.is_some_and(|t| t > fetched_at + chrono::Duration::days(1)) {
+        post.published_at = Some(fetched_at);
+    }
+    let mentions = found
+        .into_iter()
+        .filter_map(|m| {
+            Some(NewMention { brand_id: *brand_ids.get(m.brand)?, terms: m.terms, matches: m.matches })
+        })
+        .collect();
+    Some(NewPost { post, fetched_at, mentions })
 }
 
 enum Failure {

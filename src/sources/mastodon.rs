@@ -461,4 +461,15 @@ mod tests {
             }
         }
     }
+
+    /// Bodies of other services (and this one's errors) are read or refused,
+    /// never a panic.
+    #[test]
+    fn any_fixture_body_is_read_or_refused() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let body = std::fs::read(entry.unwrap().path()).unwrap();
+            let _ = parse_body(&body);
+        }
+    }
 }

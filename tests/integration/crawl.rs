@@ -304,14 +304,27 @@ async fn social_and_html_sources_run_through_the_pipeline() {
         source("reddit", "reddit", base, "[sources.params]\nsubreddit = \"AskReddit\"\nmax_pages = 1\n"),
         source("lemmy", "lemmy", base, "[sources.params]\ncommunity = \"technology\"\nmax_pages = 1\n"),
         source("bluesky", "bluesky", base, "query = \"google\"\n"),
+        source(
+            "forum",
+            "html",
+            &format!("{base}/html/forum-xenforo-thread-en.html"),
+            "[sources.params.selectors]\nitem = \"article.message--post\"\ntext = \".message-body .bbWrapper\"\n\
+             author = \"h4.message-name .username\"\ntime = \"time.u-dt\"\n\
+             link = '.message-attribution a[href*=\"/post-\"]'\n",
+        ),
     ]
     .concat();
     let config = load(&config_text(&sources, ""));
     let reports = crawl(&db, &config, None).await;
     for report in &reports {
         assert_eq!(report.status, RunStatus::Ok, "{}: {:?}", report.name, report.error);
-        assert!(report.items_seen > 0, "{}: no items", report.name);
     }
+    // Item counts of the recorded payloads (see each fixture folder's SOURCES.tsv).
+    let items: Vec<(&str, u64)> = reports.iter().map(|r| (r.name.as_str(), r.items_seen)).collect();
+    assert_eq!(
+        items,
+        vec![("bluesky", 25), ("forum", 9), ("hn", 20), ("lemmy", 3), ("mastodon", 10), ("reddit", 100)]
+    );
     let seen = server.seen();
     assert!(seen.iter().any(|s| s.uri.starts_with("/r/AskReddit/new.json") && s.uri.contains("raw_json=1")));
     assert!(seen.iter().any(|s| s.uri.starts_with("/api/v1/timelines/tag/google")));
