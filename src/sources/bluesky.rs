@@ -4,11 +4,13 @@
 //! author's handle and the record key, since the API gives none. Feeds of
 //! the `{feed: [{post}]}` shape (an author feed) are read the same way.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::util::{
+    endpoint, json_page, malformed, no_entries, non_empty, rfc3339, service_error, with_query_param,
+};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::SourceConfig;
 
@@ -19,12 +21,7 @@ const POST_COLLECTION: &str = "app.bsky.feed.post";
 
 /// The first URL to fetch: the newest 100 posts matching the query.
 pub fn first_page(source: &SourceConfig) -> Url {
-    let mut url = source.url.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(["xrpc", "app.bsky.feed.searchPosts"]);
-    }
+    let mut url = endpoint(&source.url, ["xrpc", "app.bsky.feed.searchPosts"]);
     url.query_pairs_mut()
         .append_pair("q", source.query.as_deref().unwrap_or_default())
         .append_pair("limit", "100")
@@ -87,32 +84,24 @@ struct Record {
 /// set, while the page was not empty.
 pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
     let envelope: Envelope<'_> =
-        serde_json::from_slice(response.body).map_err(|e| malformed(response.body, &e.to_string()))?;
+        serde_json::from_slice(response.body).map_err(|e| malformed(EXPECTED, response.body, e))?;
     let (raw_posts, in_feed) = match (envelope.posts, envelope.feed) {
         (Some(posts), _) => (posts, false),
         (None, Some(feed)) => (feed, true),
         (None, None) => {
-            return Err(match (envelope.error, envelope.message) {
-                (Some(error), Some(message)) => SourceError::Service(format!("{error}: {message}")),
-                (Some(error), None) | (None, Some(error)) => SourceError::Service(error),
-                (None, None) => malformed(response.body, "it has neither \"posts\" nor \"error\""),
-            });
+            return Err(service_error(envelope.error, envelope.message).unwrap_or_else(|| {
+                malformed(EXPECTED, response.body, "it has neither \"posts\" nor \"error\"")
+            }));
         }
     };
-    let mut page = Page { items: Vec::with_capacity(raw_posts.len()), ..Page::default() };
-    for raw in &raw_posts {
-        let view = if in_feed {
-            serde_json::from_str::<FeedEntry>(raw.get()).ok().and_then(|entry| entry.post)
-        } else {
-            serde_json::from_str::<PostView>(raw.get()).ok()
-        };
-        match view.and_then(item) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
-    if !raw_posts.is_empty() {
-        page.next = envelope.cursor.filter(|c| !c.is_empty()).map(|c| with_cursor(response.url, &c));
+    let mut page = if in_feed {
+        json_page(&raw_posts, |entry: FeedEntry| entry.post.and_then(item))
+    } else {
+        json_page(&raw_posts, item)
+    };
+    if !no_entries(&page) {
+        page.next =
+            envelope.cursor.filter(|c| !c.is_empty()).map(|c| with_query_param(response.url, "cursor", &c));
     }
     Ok(page)
 }
@@ -158,77 +147,26 @@ fn record_key(uri: &str) -> Option<&str> {
     (collection == POST_COLLECTION && !rkey.is_empty() && parts.next().is_none()).then_some(rkey)
 }
 
-fn rfc3339(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-/// The response URL with `cursor` set, other parameters kept.
-fn with_cursor(current: &Url, cursor: &str) -> Url {
-    let kept: Vec<(String, String)> =
-        current.query_pairs().into_owned().filter(|(k, _)| k != "cursor").collect();
-    let mut next = current.clone();
-    next.query_pairs_mut().clear().extend_pairs(kept).append_pair("cursor", cursor);
-    next
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
-}
-
-/// A `Malformed` error quoting the body's start, so that an HTML error page
-/// is recognisable in logs.
-fn malformed(body: &[u8], what: &str) -> SourceError {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    SourceError::Malformed {
-        expected: EXPECTED,
-        detail: format!("{what} (the body starts with {:?})", start.trim()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SourceKind, SourceParams};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/social-json/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::sources::util::test_support::{self as support, *};
 
     const SEARCH_URL: &str =
         "https://public.api.bsky.app/xrpc/app.bsky.feed.searchPosts?q=redistricting&limit=100&sort=latest";
 
-    fn parse_at(url: &str, body: &[u8]) -> Result<Page, SourceError> {
-        let url = Url::parse(url).unwrap();
-        parse(&Response {
-            url: &url,
-            content_type: Some("application/json; charset=utf-8"),
-            link: None,
-            body,
-        })
-    }
-
     fn parse_body(body: &[u8]) -> Result<Page, SourceError> {
-        parse_at(SEARCH_URL, body)
+        parse_json(parse, SEARCH_URL, None, body)
     }
 
     fn source(query: &str) -> SourceConfig {
-        SourceConfig {
-            name: "b".into(),
-            kind: SourceKind::Bluesky,
-            url: Url::parse("https://public.api.bsky.app/").unwrap(),
-            query: Some(query.into()),
-            schedule: "0 * * * * *".parse().unwrap(),
-            enabled: true,
-            params: SourceParams::default(),
-        }
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        rfc3339(s)
+        support::source(
+            SourceKind::Bluesky,
+            "https://public.api.bsky.app/",
+            Some(query),
+            SourceParams::default(),
+        )
     }
 
     #[test]
@@ -285,7 +223,7 @@ mod tests {
         let body = fixture("bluesky-searchPosts-redistricting.json");
         let page = parse_body(&body).unwrap();
         assert_eq!(page.next.unwrap().as_str(), format!("{SEARCH_URL}&cursor=25"));
-        let page = parse_at(&format!("{SEARCH_URL}&cursor=0"), &body).unwrap();
+        let page = parse_json(parse, &format!("{SEARCH_URL}&cursor=0"), None, &body).unwrap();
         assert_eq!(page.next.unwrap().as_str(), format!("{SEARCH_URL}&cursor=25"));
         // No cursor, or an empty page: the end.
         assert_eq!(parse_body(br#"{"posts":[]}"#).unwrap().next, None);
@@ -354,11 +292,7 @@ mod tests {
     #[test]
     fn truncated_bodies_do_not_panic() {
         for name in ["bluesky-searchPosts-redistricting.json", "bluesky-getAuthorFeed-chriskenny.json"] {
-            let body = fixture(name);
-            let complete = body.trim_ascii_end().len();
-            for end in (0..complete).step_by(101) {
-                assert!(parse_body(&body[..end]).is_err(), "{name} cut at {end}");
-            }
+            assert_truncations_refused(parse_body, name, fixture(name).trim_ascii_end(), 101);
         }
     }
 
@@ -366,9 +300,7 @@ mod tests {
     /// never a panic.
     #[test]
     fn any_fixture_body_is_read_or_refused() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+        for body in all_fixtures() {
             let _ = parse_body(&body);
         }
     }

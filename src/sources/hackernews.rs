@@ -4,11 +4,12 @@
 //! comments share the hit shape; a comment has no title or URL of its own, so
 //! it borrows its story's title and gets its own HN permalink.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::util::{endpoint, json_page, malformed, non_empty, rfc3339};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::SourceConfig;
 
@@ -20,12 +21,7 @@ const ITEM_URL: &str = "https://news.ycombinator.com/item?id=";
 /// The first URL to fetch: the newest 100 hits for the query, limited to the
 /// configured tags (several are OR-ed, in Algolia's `(a,b)` syntax).
 pub fn first_page(source: &SourceConfig) -> Url {
-    let mut url = source.url.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(["api", "v1", "search_by_date"]);
-    }
+    let mut url = endpoint(&source.url, ["api", "v1", "search_by_date"]);
     let tags = algolia_tags(&source.params.tags);
     {
         let mut query = url.query_pairs_mut();
@@ -83,7 +79,7 @@ struct Hit {
 /// search by date only ever needs its newest page, so `next` is always `None`.
 pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
     let body: SearchBody<'_> =
-        serde_json::from_slice(response.body).map_err(|e| malformed(response.body, &e))?;
+        serde_json::from_slice(response.body).map_err(|e| malformed(EXPECTED, response.body, e))?;
     let Some(hits) = body.hits else {
         return Err(match body.message {
             Some(message) => SourceError::Service(message),
@@ -92,14 +88,7 @@ pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
             }
         });
     };
-    let mut page = Page { items: Vec::with_capacity(hits.len()), ..Page::default() };
-    for raw in hits {
-        match serde_json::from_str::<Hit>(raw.get()).ok().and_then(item) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
-    Ok(page)
+    Ok(json_page(&hits, item))
 }
 
 /// The item of one hit; `None` when it has no id.
@@ -111,8 +100,7 @@ fn item(hit: Hit) -> Option<RawItem> {
     let published = hit
         .created_at
         .as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(rfc3339)
         .or_else(|| hit.created_at_i.and_then(|s| DateTime::from_timestamp(s, 0)));
     let text = non_empty(hit.story_text).or_else(|| non_empty(hit.comment_text)).unwrap_or_default();
     Some(RawItem {
@@ -133,55 +121,20 @@ fn item(hit: Hit) -> Option<RawItem> {
     })
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
-}
-
-/// A `Malformed` error for a body that is not the JSON object expected,
-/// quoting its start so that an HTML error page is recognisable in logs.
-fn malformed(body: &[u8], error: &serde_json::Error) -> SourceError {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    SourceError::Malformed {
-        expected: EXPECTED,
-        detail: format!("{error} (the body starts with {:?})", start.trim()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SourceKind, SourceParams};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/social-json/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::sources::util::test_support::{self as support, *};
 
     fn parse_body(body: &[u8]) -> Result<Page, SourceError> {
-        let url = Url::parse("http://127.0.0.1:8080/api/v1/search_by_date?query=apple&tags=story").unwrap();
-        parse(&Response { url: &url, content_type: Some("application/json"), link: None, body })
+        parse_json(parse, "http://127.0.0.1:8080/api/v1/search_by_date?query=apple&tags=story", None, body)
     }
 
     fn source(query: &str, tags: &[&str]) -> SourceConfig {
-        SourceConfig {
-            name: "hn".into(),
-            kind: SourceKind::HackerNews,
-            url: Url::parse("https://hn.algolia.com/").unwrap(),
-            query: Some(query.into()),
-            schedule: "0 * * * * *".parse().unwrap(),
-            enabled: true,
-            params: SourceParams {
-                tags: tags.iter().map(|t| t.to_string()).collect(),
-                ..SourceParams::default()
-            },
-        }
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+        let tags = tags.iter().map(|t| t.to_string()).collect();
+        let params = SourceParams { tags, ..SourceParams::default() };
+        support::source(SourceKind::HackerNews, "https://hn.algolia.com/", Some(query), params)
     }
 
     #[test]
@@ -303,10 +256,7 @@ mod tests {
     #[test]
     fn truncated_bodies_do_not_panic() {
         for name in ["hackernews-search_by_date-story.json", "hackernews-search_by_date-comment.json"] {
-            let body = fixture(name);
-            for end in (0..body.len()).step_by(97) {
-                assert!(parse_body(&body[..end]).is_err(), "{name} cut at {end}");
-            }
+            assert_truncations_refused(parse_body, name, &fixture(name), 97);
         }
     }
 
@@ -314,9 +264,7 @@ mod tests {
     /// never a panic.
     #[test]
     fn any_fixture_body_is_read_or_refused() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+        for body in all_fixtures() {
             let _ = parse_body(&body);
         }
     }

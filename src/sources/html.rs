@@ -14,6 +14,7 @@ use scraper::{ElementRef, Html, Selector};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::util::{collect_page, no_entries, rfc3339};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::HtmlSelectors;
 
@@ -65,14 +66,8 @@ pub fn parse(response: &Response<'_>, selectors: &HtmlSelectors) -> Result<Page,
     let text = decode(response.body, response.content_type);
     let document = Html::parse_document(&text);
     let base = document_base(&document, response.url);
-    let mut page = Page::default();
-    for element in document.select(&compiled.item) {
-        match item(element, &compiled, &base) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
-    if page.items.is_empty() && page.skipped == 0 {
+    let page = collect_page(document.select(&compiled.item), |element| item(element, &compiled, &base));
+    if no_entries(&page) {
         return Err(SourceError::Malformed {
             expected: EXPECTED,
             detail: format!("no element matches the item selector \"{}\"", selectors.item),
@@ -185,8 +180,8 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if text.is_empty() || !text.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
+    if let Some(t) = rfc3339(text) {
+        return Some(t);
     }
     for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
@@ -314,13 +309,7 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/html");
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{DIR}/{name}");
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::sources::util::test_support::{html_fixture, time};
 
     /// One row of SOURCES.tsv: the file, its selectors and what they match.
     struct Row {
@@ -365,7 +354,7 @@ mod tests {
     }
 
     fn rows() -> Vec<Row> {
-        let tsv = String::from_utf8(fixture("SOURCES.tsv")).unwrap();
+        let tsv = String::from_utf8(html_fixture("SOURCES.tsv")).unwrap();
         tsv.lines()
             .skip(1)
             .map(|line| {
@@ -393,17 +382,13 @@ mod tests {
 
     fn parse_file(name: &str, selectors: &HtmlSelectors) -> Page {
         let url = page_url();
-        let body = fixture(name);
+        let body = html_fixture(name);
         parse(&Response { url: &url, content_type: Some("text/html"), link: None, body: &body }, selectors)
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
     fn row(file: &str) -> Row {
         rows().into_iter().find(|r| r.file == file).unwrap()
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
     }
 
     fn text_of(item: &RawItem) -> &str {
@@ -589,7 +574,7 @@ mod tests {
     #[test]
     fn nothing_matched_or_bad_selectors_are_errors() {
         let url = page_url();
-        let body = fixture("blog-index-single-author.html");
+        let body = html_fixture("blog-index-single-author.html");
         let response = Response { url: &url, content_type: Some("text/html"), link: None, body: &body };
         let mut s = row("blog-index-single-author.html").selectors;
         s.item = "div.no-such-thing".into();
@@ -728,7 +713,7 @@ mod tests {
     #[test]
     fn truncated_and_garbage_bodies_do_not_panic() {
         for row in rows() {
-            let body = fixture(&row.file);
+            let body = html_fixture(&row.file);
             for end in (0..body.len()).step_by(body.len() / 7 + 1) {
                 let url = page_url();
                 let response =

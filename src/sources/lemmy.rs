@@ -9,6 +9,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::util::{
+    endpoint, json_page, malformed, no_entries, non_empty, rfc3339, service_error, with_query_param,
+};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::SourceConfig;
 
@@ -17,18 +20,13 @@ const EXPECTED: &str = "a Lemmy post list or search result";
 /// The first URL to fetch: a search for the query (in the community, when
 /// one is set too), else the community's post list.
 pub fn first_page(source: &SourceConfig) -> Url {
-    let mut url = source.url.clone();
-    url.set_query(None);
-    url.set_fragment(None);
     let query = source.query.as_deref();
     let community = source.params.community.as_deref();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        match query {
-            Some(_) => path.extend(["api", "v3", "search"]),
-            None => path.extend(["api", "v3", "post", "list"]),
-        };
-    }
+    let segments: &[&str] = match query {
+        Some(_) => &["api", "v3", "search"],
+        None => &["api", "v3", "post", "list"],
+    };
+    let mut url = endpoint(&source.url, segments.iter().copied());
     {
         let mut pairs = url.query_pairs_mut();
         if let Some(q) = query {
@@ -98,23 +96,17 @@ struct Counts {
 /// when the post list gives a `next_page` cursor (search gives none).
 pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
     let envelope: Envelope<'_> =
-        serde_json::from_slice(response.body).map_err(|e| malformed(response.body, &e.to_string()))?;
+        serde_json::from_slice(response.body).map_err(|e| malformed(EXPECTED, response.body, e))?;
     let Some(posts) = envelope.posts else {
-        return Err(match (envelope.error, envelope.message) {
-            (Some(error), Some(message)) => SourceError::Service(format!("{error}: {message}")),
-            (Some(error), None) | (None, Some(error)) => SourceError::Service(error),
-            (None, None) => malformed(response.body, "it has no \"posts\""),
-        });
+        return Err(service_error(envelope.error, envelope.message)
+            .unwrap_or_else(|| malformed(EXPECTED, response.body, "it has no \"posts\"")));
     };
-    let mut page = Page { items: Vec::with_capacity(posts.len()), ..Page::default() };
-    for raw in &posts {
-        match serde_json::from_str::<PostView>(raw.get()).ok().and_then(|view| item(view, response.url)) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
-    if !posts.is_empty() {
-        page.next = envelope.next_page.filter(|c| !c.is_empty()).map(|c| with_cursor(response.url, &c));
+    let mut page = json_page(&posts, |view| item(view, response.url));
+    if !no_entries(&page) {
+        page.next = envelope
+            .next_page
+            .filter(|c| !c.is_empty())
+            .map(|c| with_query_param(response.url, "page_cursor", &c));
     }
     Ok(page)
 }
@@ -155,78 +147,30 @@ fn item(view: PostView, instance: &Url) -> Option<RawItem> {
 
 /// A Lemmy timestamp: RFC 3339, or (older servers) without a zone, in UTC.
 fn timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
-        .ok()
-}
-
-/// The response URL with `page_cursor` set, other parameters kept.
-fn with_cursor(current: &Url, cursor: &str) -> Url {
-    let kept: Vec<(String, String)> =
-        current.query_pairs().into_owned().filter(|(k, _)| k != "page_cursor").collect();
-    let mut next = current.clone();
-    next.query_pairs_mut().clear().extend_pairs(kept).append_pair("page_cursor", cursor);
-    next
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
-}
-
-/// A `Malformed` error quoting the body's start, so that an HTML error page
-/// is recognisable in logs.
-fn malformed(body: &[u8], what: &str) -> SourceError {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    SourceError::Malformed {
-        expected: EXPECTED,
-        detail: format!("{what} (the body starts with {:?})", start.trim()),
-    }
+    rfc3339(text)
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SourceKind, SourceParams};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/social-json/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::sources::util::test_support::{self as support, *};
 
     const LIST_URL: &str =
         "https://test1.lemmy.ddenis.info/api/v3/post/list?community_name=music&sort=New&limit=50";
 
-    fn parse_at(url: &str, body: &[u8]) -> Result<Page, SourceError> {
-        let url = Url::parse(url).unwrap();
-        parse(&Response { url: &url, content_type: Some("application/json"), link: None, body })
-    }
-
     fn parse_body(body: &[u8]) -> Result<Page, SourceError> {
-        parse_at(LIST_URL, body)
+        parse_json(parse, LIST_URL, None, body)
     }
 
     fn source(query: Option<&str>, community: Option<&str>) -> SourceConfig {
-        SourceConfig {
-            name: "l".into(),
-            kind: SourceKind::Lemmy,
-            url: Url::parse("https://lemmy.world").unwrap(),
-            query: query.map(str::to_owned),
-            schedule: "0 * * * * *".parse().unwrap(),
-            enabled: true,
-            params: SourceParams {
-                community: community.map(str::to_owned),
-                max_pages: Some(1),
-                ..SourceParams::default()
-            },
-        }
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+        let params = SourceParams {
+            community: community.map(str::to_owned),
+            max_pages: Some(1),
+            ..SourceParams::default()
+        };
+        support::source(SourceKind::Lemmy, "https://lemmy.world", query, params)
     }
 
     #[test]
@@ -286,7 +230,7 @@ mod tests {
             "https://test1.lemmy.ddenis.info/api/v3/post/list?community_name=music&sort=New&limit=50&page_cursor=Pc6"
         );
         let again = format!("{LIST_URL}&page_cursor=Pc3");
-        let page = parse_at(&again, &fixture("lemmy-post_list-v3.json")).unwrap();
+        let page = parse_json(parse, &again, None, &fixture("lemmy-post_list-v3.json")).unwrap();
         assert_eq!(page.next.unwrap().query_pairs().filter(|(k, _)| k == "page_cursor").count(), 1);
         // An empty page ends paging even with a cursor.
         assert_eq!(parse_body(br#"{"posts":[],"next_page":"Pc9"}"#).unwrap(), Page::default());
@@ -302,7 +246,7 @@ mod tests {
             {"post":{"id":8,"name":"gone","deleted":true,"ap_id":"https://lemmy.ml/post/8"}},
             {"post":{"name":"no id"}},
             {"post":{"id":9,"name":"no ap_id","published":"2023-05-01T10:20:30Z"}}]}"#;
-        let page = parse_at("https://lemmy.world/api/v3/search?q=Lumio", body).unwrap();
+        let page = parse_json(parse, "https://lemmy.world/api/v3/search?q=Lumio", None, body).unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.skipped, 2);
         assert_eq!(page.next, None);
@@ -335,20 +279,15 @@ mod tests {
 
     #[test]
     fn truncated_bodies_do_not_panic() {
-        let body = fixture("lemmy-post_list-v3.json");
-        let complete = body.trim_ascii_end().len();
-        for end in 0..complete {
-            assert!(parse_body(&body[..end]).is_err(), "cut at {end}");
-        }
+        let name = "lemmy-post_list-v3.json";
+        assert_truncations_refused(parse_body, name, fixture(name).trim_ascii_end(), 1);
     }
 
     /// Bodies of other services (and this one's errors) are read or refused,
     /// never a panic.
     #[test]
     fn any_fixture_body_is_read_or_refused() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+        for body in all_fixtures() {
             let _ = parse_body(&body);
         }
     }

@@ -5,11 +5,11 @@
 //! every instance, so a post seen through two instances is stored once.
 //! Timelines page backwards through the `Link` response header.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::util::{endpoint, json_page, malformed, no_entries, non_empty, rfc3339};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::SourceConfig;
 
@@ -21,20 +21,15 @@ const LIMIT: &str = "40";
 /// The first URL to fetch: the hashtag timeline when `params.tag` is set,
 /// else a search for the query (statuses only, without resolving remote URLs).
 pub fn first_page(source: &SourceConfig) -> Url {
-    let mut url = source.url.clone();
-    url.set_query(None);
-    url.set_fragment(None);
     let tag = source.params.tag.as_deref();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        match (tag, &source.query) {
-            (Some(tag), _) => path.extend(["api", "v1", "timelines", "tag", tag]),
-            (None, Some(_)) => path.extend(["api", "v2", "search"]),
-            // Config validation requires a tag or a query; the public
-            // timeline is the harmless answer should neither arrive.
-            (None, None) => path.extend(["api", "v1", "timelines", "public"]),
-        };
-    }
+    let segments: &[&str] = match (tag, &source.query) {
+        (Some(tag), _) => &["api", "v1", "timelines", "tag", tag],
+        (None, Some(_)) => &["api", "v2", "search"],
+        // Config validation requires a tag or a query; the public
+        // timeline is the harmless answer should neither arrive.
+        (None, None) => &["api", "v1", "timelines", "public"],
+    };
+    let mut url = endpoint(&source.url, segments.iter().copied());
     {
         let mut query = url.query_pairs_mut();
         match (tag, &source.query) {
@@ -91,17 +86,10 @@ struct Account {
 /// Reads one response: an array of statuses (a timeline) or a search result
 /// object with `statuses`. `next` comes from the `Link` header's `rel="next"`.
 pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
-    let raw_statuses = statuses(response.body)?;
-    let mut page = Page { items: Vec::with_capacity(raw_statuses.len()), ..Page::default() };
-    for raw in raw_statuses {
-        match serde_json::from_str::<Status>(raw.get()).ok().and_then(item) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
+    let mut page = json_page(&statuses(response.body)?, item);
     // The last page of a timeline is empty; stopping there avoids asking
     // again for a page known to be empty, whatever the header says.
-    if !page.items.is_empty() || page.skipped > 0 {
+    if !no_entries(&page) {
         page.next = response.link.and_then(next_link).and_then(|target| absolute(response.url, target));
     }
     Ok(page)
@@ -110,9 +98,10 @@ pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
 /// The raw statuses of a body, or the error it reports.
 fn statuses(body: &[u8]) -> Result<Vec<&RawValue>, SourceError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_slice(body).map_err(|e| malformed(body, &e)),
+        Some(b'[') => serde_json::from_slice(body).map_err(|e| malformed(EXPECTED, body, e)),
         Some(b'{') => {
-            let object: SearchBody<'_> = serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
+            let object: SearchBody<'_> =
+                serde_json::from_slice(body).map_err(|e| malformed(EXPECTED, body, e))?;
             match (object.statuses, object.error) {
                 (Some(statuses), _) => Ok(statuses),
                 (None, Some(error)) => Err(SourceError::Service(match object.error_description {
@@ -125,7 +114,7 @@ fn statuses(body: &[u8]) -> Result<Vec<&RawValue>, SourceError> {
                 }),
             }
         }
-        _ => Err(malformed_text(body, "neither a JSON array nor an object")),
+        _ => Err(malformed(EXPECTED, body, "neither a JSON array nor an object")),
     }
 }
 
@@ -146,11 +135,7 @@ fn item(status: Status) -> Option<RawItem> {
         author,
         title: None,
         body: Body::Html(status.content.unwrap_or_default()),
-        published: status
-            .created_at
-            .as_deref()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc)),
+        published: status.created_at.as_deref().and_then(rfc3339),
         engagement: Engagement {
             likes: status.favourites_count,
             reposts: status.reblogs_count,
@@ -206,42 +191,16 @@ fn absolute(base: &Url, target: &str) -> Option<Url> {
     base.join(target).ok().filter(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
-}
-
-fn malformed(body: &[u8], error: &serde_json::Error) -> SourceError {
-    malformed_text(body, &error.to_string())
-}
-
-/// A `Malformed` error quoting the body's start, so that an HTML error page
-/// is recognisable in logs.
-fn malformed_text(body: &[u8], what: &str) -> SourceError {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    SourceError::Malformed {
-        expected: EXPECTED,
-        detail: format!("{what} (the body starts with {:?})", start.trim()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SourceKind, SourceParams};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/social-json/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::sources::util::test_support::{self as support, *};
 
     const PAGE_URL: &str = "http://127.0.0.1:3000/api/v1/timelines/tag/lumio?limit=40";
 
     fn parse_with(body: &[u8], link: Option<&str>) -> Result<Page, SourceError> {
-        let url = Url::parse(PAGE_URL).unwrap();
-        parse(&Response { url: &url, content_type: Some("application/json; charset=utf-8"), link, body })
+        parse_json(parse, PAGE_URL, link, body)
     }
 
     fn parse_body(body: &[u8]) -> Result<Page, SourceError> {
@@ -249,23 +208,9 @@ mod tests {
     }
 
     fn source(tag: Option<&str>, query: Option<&str>) -> SourceConfig {
-        SourceConfig {
-            name: "m".into(),
-            kind: SourceKind::Mastodon,
-            url: Url::parse("https://mastodon.social").unwrap(),
-            query: query.map(str::to_owned),
-            schedule: "0 * * * * *".parse().unwrap(),
-            enabled: true,
-            params: SourceParams {
-                tag: tag.map(str::to_owned),
-                max_pages: Some(3),
-                ..SourceParams::default()
-            },
-        }
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+        let params =
+            SourceParams { tag: tag.map(str::to_owned), max_pages: Some(3), ..SourceParams::default() };
+        support::source(SourceKind::Mastodon, "https://mastodon.social", query, params)
     }
 
     #[test]
@@ -455,10 +400,7 @@ mod tests {
             "mastodon-timelines_public-mastodon_social.json",
             "mastodon-v2_search-mastodon_social.json",
         ] {
-            let body = fixture(name);
-            for end in (0..body.len()).step_by(89) {
-                assert!(parse_body(&body[..end]).is_err(), "{name} cut at {end}");
-            }
+            assert_truncations_refused(parse_body, name, &fixture(name), 89);
         }
     }
 
@@ -466,9 +408,7 @@ mod tests {
     /// never a panic.
     #[test]
     fn any_fixture_body_is_read_or_refused() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+        for body in all_fixtures() {
             let _ = parse_body(&body);
         }
     }

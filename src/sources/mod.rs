@@ -12,6 +12,7 @@ pub mod html;
 pub mod lemmy;
 pub mod mastodon;
 pub mod reddit;
+mod util;
 
 use chrono::{DateTime, Utc};
 use url::Url;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
+use super::util::{endpoint, json_page, malformed, no_entries, non_empty, with_query_param};
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
 use crate::config::SourceConfig;
 
@@ -22,18 +23,10 @@ const WEB_ORIGIN: &str = "https://www.reddit.com";
 /// The first URL to fetch: the subreddit's new posts, a site search sorted by
 /// date, or (both set) a search restricted to the subreddit.
 pub fn first_page(source: &SourceConfig) -> Url {
-    let mut url = source.url.clone();
-    url.set_query(None);
-    url.set_fragment(None);
     let sub = source.params.subreddit.as_deref();
     let query = source.query.as_deref();
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty();
-        if let Some(sub) = sub {
-            path.extend(["r", sub]);
-        }
-        path.push(if query.is_some() { "search.json" } else { "new.json" });
-    }
+    let listing = if query.is_some() { "search.json" } else { "new.json" };
+    let mut url = endpoint(&source.url, sub.into_iter().flat_map(|sub| ["r", sub]).chain([listing]));
     {
         let mut pairs = url.query_pairs_mut();
         if let Some(q) = query {
@@ -107,32 +100,22 @@ struct Thing {
 /// listing's `after`, while there is one and the page was not empty.
 pub fn parse(response: &Response<'_>) -> Result<Page, SourceError> {
     let envelope: Envelope<'_> =
-        serde_json::from_slice(response.body).map_err(|e| malformed(response.body, &e.to_string()))?;
+        serde_json::from_slice(response.body).map_err(|e| malformed(EXPECTED, response.body, e))?;
     if let Some(error) = envelope.error {
         return Err(SourceError::Service(service_message(error, envelope.message, envelope.reason)));
     }
     if let Some(kind) = envelope.kind.as_deref().filter(|k| *k != "Listing") {
-        return Err(malformed(response.body, &format!("its kind is \"{kind}\", not \"Listing\"")));
+        return Err(malformed(EXPECTED, response.body, format!("its kind is \"{kind}\", not \"Listing\"")));
     }
     let Some(ListingData { after, children: Some(children) }) = envelope.data else {
-        return Err(malformed(response.body, "it has no data.children"));
+        return Err(malformed(EXPECTED, response.body, "it has no data.children"));
     };
     let base = web_origin(response.url);
-    let mut page = Page { items: Vec::with_capacity(children.len()), ..Page::default() };
-    for raw in children {
-        match serde_json::from_str::<Child>(raw.get()).ok().and_then(|child| item(child, &base)) {
-            Some(item) => page.items.push(item),
-            None => page.skipped += 1,
-        }
-    }
-    if !children_empty(&page) {
+    let mut page = json_page(&children, |child| item(child, &base));
+    if !no_entries(&page) {
         page.next = after.filter(|a| !a.is_empty()).map(|after| next_url(response.url, &after));
     }
     Ok(page)
-}
-
-fn children_empty(page: &Page) -> bool {
-    page.items.is_empty() && page.skipped == 0
 }
 
 /// "Forbidden (error 403: quarantined)" from Reddit's error object.
@@ -204,76 +187,23 @@ fn from_unix_float(seconds: f64) -> Option<DateTime<Utc>> {
 
 /// The response URL with `after` (and `raw_json=1`) set, other parameters kept.
 fn next_url(current: &Url, after: &str) -> Url {
-    let kept: Vec<(String, String)> =
-        current.query_pairs().into_owned().filter(|(k, _)| k != "after" && k != "raw_json").collect();
-    let mut next = current.clone();
-    next.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("raw_json", "1")
-        .append_pair("after", after);
-    next
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.filter(|s| !s.trim().is_empty())
-}
-
-/// A `Malformed` error quoting the body's start, so that an HTML error page
-/// ("whoa there, pardner!") is recognisable in logs.
-fn malformed(body: &[u8], what: &str) -> SourceError {
-    let start: String = String::from_utf8_lossy(&body[..body.len().min(60)])
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    SourceError::Malformed {
-        expected: EXPECTED,
-        detail: format!("{what} (the body starts with {:?})", start.trim()),
-    }
+    with_query_param(&with_query_param(current, "raw_json", "1"), "after", after)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{SourceKind, SourceParams};
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/social-json/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    fn parse_at(url: &str, body: &[u8]) -> Result<Page, SourceError> {
-        let url = Url::parse(url).unwrap();
-        parse(&Response {
-            url: &url,
-            content_type: Some("application/json; charset=UTF-8"),
-            link: None,
-            body,
-        })
-    }
+    use crate::sources::util::test_support::{self as support, *};
 
     fn parse_body(body: &[u8]) -> Result<Page, SourceError> {
-        parse_at("https://oauth.reddit.com/r/askreddit/new?limit=100&raw_json=1", body)
+        parse_json(parse, "https://oauth.reddit.com/r/askreddit/new?limit=100&raw_json=1", None, body)
     }
 
     fn source(sub: Option<&str>, query: Option<&str>) -> SourceConfig {
-        SourceConfig {
-            name: "r".into(),
-            kind: SourceKind::Reddit,
-            url: Url::parse("https://www.reddit.com/").unwrap(),
-            query: query.map(str::to_owned),
-            schedule: "0 * * * * *".parse().unwrap(),
-            enabled: true,
-            params: SourceParams {
-                subreddit: sub.map(str::to_owned),
-                max_pages: Some(2),
-                ..SourceParams::default()
-            },
-        }
-    }
-
-    fn time(s: &str) -> Option<DateTime<Utc>> {
-        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+        let params =
+            SourceParams { subreddit: sub.map(str::to_owned), max_pages: Some(2), ..SourceParams::default() };
+        support::source(SourceKind::Reddit, "https://www.reddit.com/", query, params)
     }
 
     #[test]
@@ -456,9 +386,13 @@ mod tests {
     #[test]
     fn next_replaces_after_and_keeps_other_parameters() {
         let body = fixture("reddit-r_new-askreddit.json");
-        let page =
-            parse_at("https://www.reddit.com/search.json?q=a+b&after=t3_old&sort=new&raw_json=1", &body)
-                .unwrap();
+        let page = parse_json(
+            parse,
+            "https://www.reddit.com/search.json?q=a+b&after=t3_old&sort=new&raw_json=1",
+            None,
+            &body,
+        )
+        .unwrap();
         assert_eq!(
             page.next.unwrap().as_str(),
             "https://www.reddit.com/search.json?q=a+b&sort=new&raw_json=1&after=t3_hozfbb"
@@ -468,7 +402,8 @@ mod tests {
     #[test]
     fn permalinks_of_other_hosts_resolve_against_the_response() {
         let body = fixture("reddit-r_new-askreddit.json");
-        let page = parse_at("http://127.0.0.1:8080/r/askreddit/new.json?raw_json=1", &body).unwrap();
+        let page =
+            parse_json(parse, "http://127.0.0.1:8080/r/askreddit/new.json?raw_json=1", None, &body).unwrap();
         assert!(
             page.items[0]
                 .url
@@ -481,10 +416,7 @@ mod tests {
     #[test]
     fn truncated_bodies_do_not_panic() {
         for name in ["reddit-search-praw_oauth_search.json", "reddit-r_hot-popular.json"] {
-            let body = fixture(name);
-            for end in (0..body.len()).step_by(997) {
-                assert!(parse_body(&body[..end]).is_err(), "{name} cut at {end}");
-            }
+            assert_truncations_refused(parse_body, name, &fixture(name), 997);
         }
     }
 
@@ -492,9 +424,7 @@ mod tests {
     /// never a panic.
     #[test]
     fn any_fixture_body_is_read_or_refused() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/social-json");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+        for body in all_fixtures() {
             let _ = parse_body(&body);
         }
     }

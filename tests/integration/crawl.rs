@@ -277,6 +277,40 @@ async fn bad_servers_fail_their_source_and_the_others_go_on() {
 }
 
 #[tokio::test]
+async fn a_feed_that_breaks_later_changes_nothing_stored() {
+    let server = FixtureServer::start().await;
+    let db = TestDb::migrated().await;
+    let url = format!("{}/then-garbage/rss-atom/atom-github-commits.xml", server.base);
+    let config = load(&config_text(&source("breaks", "feed", &url, ""), ""));
+    let first = crawl(&db, &config, None).await;
+    assert_eq!(first[0].status, RunStatus::Ok);
+    let snapshot = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT string_agg(to_jsonb(p)::text || to_jsonb(m)::text, '|' ORDER BY p.id, m.id)
+                 FROM posts p JOIN mentions m ON m.post_id = p.id",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("snapshot")
+        }
+    };
+    let before = snapshot(&db).await;
+    let second = crawl(&db, &config, None).await;
+    assert_eq!(second[0].status, RunStatus::Failed);
+    assert!(second[0].error.as_deref().is_some_and(|e| e.starts_with("cannot read the response")), "{:?}", second[0].error);
+    assert_eq!(snapshot(&db).await, before, "a broken fetch changed stored posts or mentions");
+    let (failures, etag): (i32, Option<String>) =
+        sqlx::query_as("SELECT consecutive_failures, etag FROM sources WHERE name = 'breaks'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("state");
+    assert_eq!(failures, 1);
+    assert!(etag.is_some(), "the last good fetch's validators are kept");
+}
+
+#[tokio::test]
 async fn a_syndicated_copy_is_stored_once() {
     let server = FixtureServer::start().await;
     let db = TestDb::migrated().await;

@@ -62,6 +62,7 @@ impl FixtureServer {
             .route("/robots.txt", get(|| async { "User-agent: *\nDisallow: /private/\n" }))
             .route("/private/{file}", get(|| async { "never served to a polite crawler" }))
             .route("/fail/{times}/{status}/{folder}/{file}", get(fail_then_serve))
+            .route("/then-garbage/{folder}/{file}", get(serve_then_garbage))
             .route("/retry-after/{seconds}", get(retry_after))
             .route("/slow", get(slow))
             .route("/big", get(big))
@@ -175,6 +176,25 @@ async fn fail_then_serve(
         return (status, "temporarily broken").into_response();
     }
     fixture(Path((folder, file)), headers).await
+}
+
+/// The fixture the first time, then an HTML error page with status 200: a
+/// site whose feed broke.
+async fn serve_then_garbage(
+    State(shared): State<Arc<Mutex<Shared>>>,
+    Path((folder, file)): Path<(String, String)>,
+) -> Response {
+    let count = {
+        let mut shared = shared.lock().expect("lock");
+        let count = shared.counts.entry(format!("then-garbage/{folder}/{file}")).or_insert(0);
+        *count += 1;
+        *count
+    };
+    if count == 1 {
+        // No validators: the second request must get the broken body.
+        return fixture(Path((folder, file)), HeaderMap::new()).await.into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html")], "<html><body><h1>Database error</h1></body></html>").into_response()
 }
 
 async fn retry_after(Path(seconds): Path<u64>) -> Response {
