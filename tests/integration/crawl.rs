@@ -299,7 +299,11 @@ async fn a_feed_that_breaks_later_changes_nothing_stored() {
     let before = snapshot(&db).await;
     let second = crawl(&db, &config, None).await;
     assert_eq!(second[0].status, RunStatus::Failed);
-    assert!(second[0].error.as_deref().is_some_and(|e| e.starts_with("cannot read the response")), "{:?}", second[0].error);
+    assert!(
+        second[0].error.as_deref().is_some_and(|e| e.starts_with("cannot read the response")),
+        "{:?}",
+        second[0].error
+    );
     assert_eq!(snapshot(&db).await, before, "a broken fetch changed stored posts or mentions");
     let (failures, etag): (i32, Option<String>) =
         sqlx::query_as("SELECT consecutive_failures, etag FROM sources WHERE name = 'breaks'")

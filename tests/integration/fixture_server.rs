@@ -194,7 +194,8 @@ async fn serve_then_garbage(
         // No validators: the second request must get the broken body.
         return fixture(Path((folder, file)), HeaderMap::new()).await.into_response();
     }
-    ([(header::CONTENT_TYPE, "text/html")], "<html><body><h1>Database error</h1></body></html>").into_response()
+    ([(header::CONTENT_TYPE, "text/html")], "<html><body><h1>Database error</h1></body></html>")
+        .into_response()
 }
 
 async fn retry_after(Path(seconds): Path<u64>) -> Response {
