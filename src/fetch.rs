@@ -321,12 +321,17 @@ impl Fetcher {
     /// Fails with [`FetchError::Disallowed`] when the host's robots.txt keeps us out.
     async fn check_robots(&self, url: &Url) -> Result<(), FetchError> {
         let host = host_key(url);
-        let mut cache = self.inner.robots.lock().await;
-        let fresh = cache.get(&host).is_some_and(|e| e.fetched.elapsed() < ROBOTS_TTL);
+        let fresh = {
+            let cache = self.inner.robots.lock().await;
+            cache.get(&host).is_some_and(|e| e.fetched.elapsed() < ROBOTS_TTL)
+        };
         if !fresh {
+            // Fetched without holding the lock, so a slow host does not hold up
+            // the others; two sources of one host may both fetch it, harmlessly.
             let entry = self.fetch_robots(url).await;
-            cache.insert(host.clone(), entry);
+            self.inner.robots.lock().await.insert(host.clone(), entry);
         }
+        let cache = self.inner.robots.lock().await;
         let allowed = match cache.get(&host) {
             Some(RobotsEntry { disallow_all: true, .. }) => false,
             Some(RobotsEntry { robot: Some(robot), .. }) => robot.allowed(url.as_str()),
