@@ -63,7 +63,9 @@ def rebuild(base_path, adapter_path):
     for k, v in ad.items():
         if k.endswith(".lora_A"):
             stem = k[: -len(".lora_A")]
-            W[stem + ".weight"] = W[stem + ".weight"] + scaling * (ad[stem + ".lora_B"] @ v)
+            # The committed LoRA factors are float16: merge in float32.
+            B = ad[stem + ".lora_B"].astype(np.float32)
+            W[stem + ".weight"] = W[stem + ".weight"] + scaling * (B @ v.astype(np.float32))
         elif not k.endswith(".lora_B"):
             W[k] = v.astype(np.float32)
     return W
