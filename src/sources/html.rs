@@ -11,7 +11,6 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use encoding_rs::{Encoding, UTF_8};
 use scraper::{ElementRef, Html, Selector};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::util::{collect_page, no_entries, rfc3339};
@@ -149,14 +148,9 @@ fn document_base(document: &Html, response_url: &Url) -> Url {
         .unwrap_or_else(|| response_url.clone())
 }
 
-/// A stable id for an item without a link: the SHA-256 of its title and text.
+/// A stable id for an item without a link: the hash of its title and text.
 fn content_id(title: Option<&str>, text: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(title.unwrap_or_default().as_bytes());
-    // A separator, so that ("ab", "c") and ("a", "bc") differ.
-    hasher.update([0]);
-    hasher.update(text.as_bytes());
-    format!("{:x}", hasher.finalize())
+    super::util::content_id(&[title.unwrap_or_default(), text])
 }
 
 /// The time of a time element: its machine-readable `datetime` (or, on

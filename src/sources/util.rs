@@ -51,6 +51,19 @@ pub(super) fn with_query_param(url: &Url, key: &str, value: &str) -> Url {
 /// The value, unless it is missing or only whitespace: APIs send `""` or
 /// `" "` where they mean "none", and an empty author or id must not pass for
 /// a real one.
+/// A stable external id for an item that has none of its own: the SHA-256
+/// (lowercase hex) of its parts, each followed by a 0 byte so that
+/// ("ab", "c") and ("a", "bc") differ.
+pub(super) fn content_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
 pub(super) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.trim().is_empty())
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -202,9 +201,9 @@ async fn retry_after(Path(seconds): Path<u64>) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], "slow down").into_response()
 }
 
+/// Accepts the request and never answers: the client's timeout must end it.
 async fn slow() -> Response {
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    "too late".into_response()
+    std::future::pending().await
 }
 
 /// 50 MB without a Content-Length, so the cap must be enforced while streaming.

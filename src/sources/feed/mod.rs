@@ -33,7 +33,6 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, MediaObject, Person, Text};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{Body, Engagement, Page, RawItem, Response, SourceError};
@@ -374,11 +373,5 @@ fn content_id(
     published: Option<DateTime<Utc>>,
 ) -> String {
     let published = published.map(|date| date.to_rfc3339()).unwrap_or_default();
-    let mut hasher = Sha256::new();
-    for part in [url.unwrap_or_default(), title.unwrap_or_default(), body, &published] {
-        hasher.update(part.as_bytes());
-        // A separator, so that ("ab", "c") and ("a", "bc") differ.
-        hasher.update([0]);
-    }
-    hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    super::util::content_id(&[url.unwrap_or_default(), title.unwrap_or_default(), body, &published])
 }
