@@ -220,7 +220,8 @@ impl Fetcher {
                 client,
                 user_agent: config.user_agent.clone(),
                 max_body_bytes: config.max_body_bytes,
-                rate: RateLimiter::keyed(Quota::per_minute(per_minute)),
+                // No bursts: requests to one host are spaced evenly at the configured rate.
+                rate: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN)),
                 per_host: config.per_host_concurrency.max(1) as usize,
                 slots: Mutex::new(HashMap::new()),
                 robots: tokio::sync::Mutex::new(HashMap::new()),
