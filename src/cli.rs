@@ -235,9 +235,7 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
                 None => None,
                 Some(name) => {
                     let brands = store.brands().await?;
-                    match brands.iter().find(|b| {
-                        b.name.eq_ignore_ascii_case(name) || b.name.to_lowercase() == name.to_lowercase()
-                    }) {
+                    match brands.iter().find(|b| b.name.to_lowercase() == name.to_lowercase()) {
                         Some(b) => Some(b.id),
                         None => {
                             let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();

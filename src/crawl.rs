@@ -109,9 +109,10 @@ impl Crawler {
         let states = self.store.source_states().await?;
         let selected: Vec<(SourceState, &SourceConfig)> = states
             .into_iter()
-            .filter(|s| only.is_none_or(|name| s.name.eq_ignore_ascii_case(name)))
+            .filter(|s| only.is_none_or(|name| s.name.to_lowercase() == name.to_lowercase()))
             .filter_map(|state| {
-                let config = self.sources.iter().find(|c| c.name.eq_ignore_ascii_case(&state.name))?;
+                let config =
+                    self.sources.iter().find(|c| c.name.to_lowercase() == state.name.to_lowercase())?;
                 Some((state, config))
             })
             .collect();

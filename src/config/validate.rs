@@ -421,10 +421,7 @@ impl Checker<'_> {
             let context_terms = self.terms(&path.key("context_terms"), raw.context_terms);
             let ambiguous = self.terms(&path.key("ambiguous_aliases"), raw.ambiguous_aliases);
             for term in &ambiguous {
-                if !aliases
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(term) || a.to_lowercase() == term.to_lowercase())
-                {
+                if !aliases.iter().any(|a| a.to_lowercase() == term.to_lowercase()) {
                     self.problem(
                         &path.key("ambiguous_aliases"),
                         format!("\"{term}\" is not one of the brand's aliases"),
