@@ -12,6 +12,7 @@ Steps (each one checked; any failure exits non-zero with a message):
      (int64 [batch, seq]), output logits (float32 [batch, 3], logit bias included).
   4. int8: onnxruntime.quantization.quantize_dynamic (per-channel QInt8 weights of the encoder MatMuls).
   5. out dir: model.onnx, model.int8.onnx, tokenizer.json (padding disabled, truncation 128),
+     libonnxruntime.so.1.31.1 (copied from the onnxruntime wheel),
      config.json (the base's, unchanged), manifest.json (sha256s, provenance, model_id).
   6. verify: fp32 logits vs the NumPy reference (verify_adapter.forward) on --ref-count val texts,
      TweetEval val macro recall fp32 (must match the adapter manifest) and int8, argmax flips.
@@ -307,10 +308,29 @@ def write_tokenizer(src_bytes, path, max_length):
         f.write(json.dumps(t, separators=(",", ":"), ensure_ascii=False))
 
 
+ORT_VERSION = "1.31.1"  # must equal the onnxruntime pin in requirements-build.txt and what `ort` expects
+ORT_LIBRARY = f"libonnxruntime.so.{ORT_VERSION}"
+
+
+def copy_runtime_library(out_dir):
+    """Copy ONNX Runtime's shared library out of the installed onnxruntime wheel into the model
+    directory: brandpulse (Rust `ort`, load-dynamic) loads exactly this file, so the model directory
+    is self-contained and its sha256 is checked like the weights'."""
+    import shutil
+    import onnxruntime
+    if onnxruntime.__version__ != ORT_VERSION:
+        raise BuildError(f"onnxruntime {onnxruntime.__version__} is installed; brandpulse needs {ORT_VERSION} "
+                         f"(pip install --user -r models/requirements-build.txt)")
+    src = os.path.join(os.path.dirname(onnxruntime.__file__), "capi", ORT_LIBRARY)
+    if not os.path.isfile(src):
+        raise BuildError(f"{src} not found in the onnxruntime wheel")
+    shutil.copyfile(src, os.path.join(out_dir, ORT_LIBRARY))
+
+
 def write_manifest(out_dir, manifest, adapter_path, args):
     """Write manifest.json: identity, labels, I/O contract, file sha256s, provenance, model_id."""
     files = {}
-    for f in ("model.onnx", "model.int8.onnx", "tokenizer.json", "config.json"):
+    for f in ("model.onnx", "model.int8.onnx", "tokenizer.json", "config.json", ORT_LIBRARY):
         p = os.path.join(out_dir, f)
         files[f] = {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
     m = {
@@ -320,7 +340,10 @@ def write_manifest(out_dir, manifest, adapter_path, args):
         "task": manifest["task"],
         "labels": manifest["labels"],
         "max_length": manifest["tokenizer"]["max_length"],
+        # ISO 639-3 codes of the languages the model was trained on (SemEval/TweetEval: English only).
+        "languages": ["eng"],
         "files": files,
+        "runtime": {"file": ORT_LIBRARY, "version": ORT_VERSION, "from": f"PyPI onnxruntime=={ORT_VERSION} (onnxruntime/capi)"},
         "default_model": "model.onnx",
         "int8_note": "model.int8.onnx quantises activations per tensor over the whole batch, so its logits "
                      "depend on the other texts in the batch (about 2% argmax flips vs fp32 on val); "
@@ -587,6 +610,7 @@ def build(args):
     write_tokenizer(base["tokenizer.json"], os.path.join(args.out, "tokenizer.json"), max_length)
     with open(os.path.join(args.out, "config.json"), "wb") as f:
         f.write(base["config.json"])
+    copy_runtime_library(args.out)
     out_manifest = write_manifest(args.out, manifest, args.adapter, args)
     print(f"  model_id {out_manifest['model_id']}")
     for f, v in out_manifest["files"].items():

@@ -10,19 +10,22 @@
 //! - [`normalize`]: HTML → text, NFKC, language, canonical URL, content hash → [`normalize::Post`].
 //! - [`matching`]: brand queries compiled once → which brands a post mentions.
 //! - [`crawl`]: the refresh function that runs those stages for one source and stores the result.
+//! - [`nlp`]: the local transformer (ONNX Runtime, in-process): sentiment per text.
 //! - [`catalog`]: the product catalog file (CSV/JSON), validated before import.
 //! - [`store`]: PostgreSQL: migrations and every SQL statement.
 //! - [`cli`]: the `brandpulse` commands.
 //!
-//! The model (`nlp`), digests, trends, the API and the daemon arrive in
+//! Digests, trends, the API and the daemon arrive in
 //! later parts; see `DESIGN.md` for the map.
 
+pub mod analysis;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod crawl;
 pub mod fetch;
 pub mod matching;
+pub mod nlp;
 pub mod normalize;
 pub mod sources;
 pub mod store;

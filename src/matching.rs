@@ -238,10 +238,10 @@ impl PatternSet {
                 id
             }
         };
-        if let Some(info) = self.infos.get_mut(id) {
-            if !info.roles.contains(&role) {
-                info.roles.push(role);
-            }
+        if let Some(info) = self.infos.get_mut(id)
+            && !info.roles.contains(&role)
+        {
+            info.roles.push(role);
         }
     }
 

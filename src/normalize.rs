@@ -308,11 +308,11 @@ pub fn html_to_text(html: &str) -> String {
         return String::new();
     };
     'walk: loop {
-        if walk.enter(node.value()) {
-            if let Some(child) = node.first_child() {
-                node = child;
-                continue;
-            }
+        if walk.enter(node.value())
+            && let Some(child) = node.first_child()
+        {
+            node = child;
+            continue;
         }
         // Leave this node and every ancestor whose last child it was.
         loop {
@@ -438,14 +438,14 @@ const DETECT_PREFIX_BYTES: usize = 1024;
 /// The code always matches `^([a-z]{2,3}|unknown)$`.
 pub fn detect_language(text: &str, hint: Option<&str>) -> (String, Option<f32>) {
     let sample = prefix(text, DETECT_PREFIX_BYTES);
-    if has_enough_letters(sample) {
-        if let Some(info) = whatlang::detect(sample) {
-            let code = info.lang().code();
-            if info.is_reliable() && is_lang_code(code) {
-                let confidence = info.confidence();
-                let confidence = confidence.is_finite().then(|| confidence.clamp(0.0, 1.0) as f32);
-                return (code.to_owned(), confidence);
-            }
+    if has_enough_letters(sample)
+        && let Some(info) = whatlang::detect(sample)
+    {
+        let code = info.lang().code();
+        if info.is_reliable() && is_lang_code(code) {
+            let confidence = info.confidence();
+            let confidence = confidence.is_finite().then(|| confidence.clamp(0.0, 1.0) as f32);
+            return (code.to_owned(), confidence);
         }
     }
     match hint.and_then(hint_to_639_3) {

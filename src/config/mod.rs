@@ -314,6 +314,8 @@ pub struct ModelConfig {
     pub batch_size: u32,
     /// Inference threads.
     pub threads: u32,
+    /// Which weights: `fp32` (default, the published accuracy) or `int8`.
+    pub variant: crate::nlp::Variant,
 }
 
 /// An output format of the digest.

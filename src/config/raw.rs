@@ -101,6 +101,7 @@ pub(crate) struct RawModel {
     pub dir: Option<PathBuf>,
     pub batch_size: Option<u32>,
     pub threads: Option<u32>,
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

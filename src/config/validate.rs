@@ -148,10 +148,10 @@ pub(super) fn validate(path: &Path, bytes: &[u8], env: &Env) -> Result<Config, V
     let mut checker = Checker { env, base_dir, problems: Vec::new() };
     let config = checker.check(path, table);
 
-    if checker.problems.is_empty() {
-        if let Some(config) = config {
-            return Ok(config);
-        }
+    if checker.problems.is_empty()
+        && let Some(config) = config
+    {
+        return Ok(config);
     }
     let mut problems: Vec<Problem> = checker
         .problems
@@ -389,13 +389,10 @@ impl Checker<'_> {
         let mut brands = Vec::new();
         for (path, raw) in raws {
             let name = self.required_text(&path.key("name"), raw.name.as_deref(), "brand name");
-            if let Some(name) = &name {
-                if let Some(first) = names.insert(name.to_lowercase(), path.clone()) {
-                    self.problem(
-                        &path.key("name"),
-                        format!("duplicate brand name \"{name}\" (also at {first})"),
-                    );
-                }
+            if let Some(name) = &name
+                && let Some(first) = names.insert(name.to_lowercase(), path.clone())
+            {
+                self.problem(&path.key("name"), format!("duplicate brand name \"{name}\" (also at {first})"));
             }
             let label = name.clone().unwrap_or_else(|| path.to_string());
             let aliases = self.terms(&path.key("aliases"), raw.aliases);
@@ -499,13 +496,13 @@ impl Checker<'_> {
         let mut ok = true;
         for (path, raw) in raws {
             let name = self.required_text(&path.key("name"), raw.name.as_deref(), "source name");
-            if let Some(name) = &name {
-                if let Some(first) = names.insert(name.to_lowercase(), path.clone()) {
-                    self.problem(
-                        &path.key("name"),
-                        format!("duplicate source name \"{name}\" (also at {first})"),
-                    );
-                }
+            if let Some(name) = &name
+                && let Some(first) = names.insert(name.to_lowercase(), path.clone())
+            {
+                self.problem(
+                    &path.key("name"),
+                    format!("duplicate source name \"{name}\" (also at {first})"),
+                );
             }
             match (name, self.source(&path, raw)) {
                 (Some(name), Some(mut source)) => {
@@ -951,7 +948,18 @@ impl Checker<'_> {
         if !(1..=64).contains(&threads) {
             self.problem(&root.key("threads"), format!("{threads} is out of range 1..=64"));
         }
-        Some(ModelConfig { dir, batch_size, threads })
+        let variant = match raw.variant.as_deref().map(str::trim) {
+            None | Some("fp32") => crate::nlp::Variant::Fp32,
+            Some("int8") => crate::nlp::Variant::Int8,
+            Some(other) => {
+                self.problem(
+                    &root.key("variant"),
+                    format!("\"{other}\" is not a model variant (fp32 or int8)"),
+                );
+                crate::nlp::Variant::Fp32
+            }
+        };
+        Some(ModelConfig { dir, batch_size, threads, variant })
     }
 
     fn digest(&mut self, raw: RawDigest) -> Option<DigestConfig> {
@@ -1139,11 +1147,11 @@ impl Checker<'_> {
                     username.is_some(),
                 );
                 let from = self.required_text(&path.key("from"), raw.from.as_deref(), "sender address");
-                if let Some(from) = &from {
-                    if !from.contains('@') {
-                        self.problem(&path.key("from"), format!("\"{from}\" is not an email address"));
-                        ok = false;
-                    }
+                if let Some(from) = &from
+                    && !from.contains('@')
+                {
+                    self.problem(&path.key("from"), format!("\"{from}\" is not an email address"));
+                    ok = false;
                 }
                 if raw.to.is_empty() {
                     self.problem(&path.key("to"), "missing: at least one recipient address");

@@ -6,6 +6,7 @@
 //! than written to.
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
+mod analysis;
 mod brands;
 mod fetch_runs;
 mod posts;
@@ -22,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
+pub use analysis::{Claim, Outcome, PendingPost, SentimentRow};
 pub use brands::{BrandRow, SyncCounts};
 pub use fetch_runs::{RunResult, RunStatus};
 pub use posts::{InsertReport, NewMention, NewPost};

@@ -17,6 +17,8 @@ use crate::crawl::{CrawlError, Crawler, SourceReport};
 use crate::fetch::Fetcher;
 use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
+pub mod model;
+
 /// brandpulse: a self-hosted brand-sentiment monitor.
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +61,24 @@ pub enum Command {
         after_help = "Examples:\n  brandpulse crawl --once\n  brandpulse crawl --once --source hn-kestrel"
     )]
     Crawl(CrawlArgs),
+
+    /// Score a labelled file with the model and print TweetEval's metric (macro-averaged
+    /// recall), per-class recall, the confusion matrix and the speed.
+    #[command(
+        after_help = "Example:\n  brandpulse eval --model models/brandpulse-sentiment-minilm-v1 \\\n    \
+                            --text ../shared/eval/tweeteval-sentiment/test_text.txt \\\n    \
+                            --labels ../shared/eval/tweeteval-sentiment/test_labels.txt --format json"
+    )]
+    Eval(model::EvalArgs),
+
+    /// Print the model's sentiment of one text (label, probabilities, model id).
+    #[command(after_help = "Examples:\n  brandpulse analyze \"the battery died after a day\"\n  \
+                            brandpulse --config brandpulse.toml analyze --format json \"love it\"")]
+    Analyze(model::AnalyzeArgs),
+
+    /// Score every stored post the active model has not read yet, with a progress bar.
+    #[command(after_help = "Example:\n  brandpulse analyze-pending")]
+    AnalyzePending(model::PendingArgs),
 }
 
 /// Arguments of `crawl`.
@@ -153,6 +173,20 @@ pub enum CliError {
     /// The crawl could not run.
     #[error(transparent)]
     Crawl(#[from] CrawlError),
+    /// The model could not be loaded or failed.
+    #[error(transparent)]
+    Model(#[from] crate::nlp::NlpError),
+    /// The analysis worker failed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// An input file (labels, texts) could not be read or is malformed.
+    #[error("{path}: {message}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with the line number when there is one).
+        message: String,
+    },
     /// Some sources failed (each is reported and recorded).
     #[error("{failed} of {total} sources failed; see the table above and `fetch_runs`")]
     SourcesFailed {
@@ -167,11 +201,13 @@ impl CliError {
     /// 2 for bad input or configuration, 1 for runtime failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) => 2,
+            CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) | CliError::Input { .. } => 2,
             CliError::Crawl(CrawlError::UnknownSource(_)) => 2,
             CliError::Store(_)
             | CliError::Output(_)
             | CliError::Crawl(_)
+            | CliError::Model(_)
+            | CliError::Analysis(_)
             | CliError::SourcesFailed { .. } => 1,
         }
     }
@@ -186,8 +222,23 @@ impl From<std::io::Error> for CliError {
 /// Runs one command, printing its result to `out`.
 pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
     let path = crate::config::resolve_path(cli.config.as_deref(), env);
+    // With --model, the model commands need no config file (evaluating a model
+    // on a workstation); everything else reads the config.
+    match &cli.command {
+        Command::Eval(args) if args.model.model.is_some() => return model::eval(args, None, out).await,
+        Command::Analyze(args) if args.model.model.is_some() => return model::analyze(args, None, out).await,
+        _ => {}
+    }
     let config = Config::load(&path, env)?;
     match cli.command {
+        Command::Eval(args) => model::eval(&args, Some(&config), out).await,
+        Command::Analyze(args) => model::analyze(&args, Some(&config), out).await,
+        Command::AnalyzePending(args) => {
+            let store = open(&config).await?;
+            let result = model::analyze_pending(&args, &config, &store, out).await;
+            store.close().await;
+            result
+        }
         Command::CheckConfig => check_config(&config, out),
         Command::Migrate => {
             let store = Store::connect(&config.database).await?;
