@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 MODELS = os.path.join(REPO, "models")
 sys.path.insert(0, MODELS)
+sys.dont_write_bytecode = True  # no __pycache__ in models/ from the imports below
 
 import numpy as np  # noqa: E402
 

@@ -106,6 +106,20 @@ pub fn example_config() -> PathBuf {
     repo().join("config/brandpulse.example.toml")
 }
 
+/// The model directory the tests run (`BRANDPULSE_TEST_MODEL_DIR`, else the
+/// one `models/setup.sh` builds in the repository).
+pub fn model_dir() -> PathBuf {
+    match std::env::var_os("BRANDPULSE_TEST_MODEL_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo().join("models/brandpulse-sentiment-minilm-v1"),
+    }
+}
+
+/// The TweetEval sentiment data (`../shared/eval/tweeteval-sentiment`).
+pub fn tweeteval(file: &str) -> PathBuf {
+    repo().join("../shared/eval/tweeteval-sentiment").join(file)
+}
+
 /// The shipped example catalog.
 pub fn example_catalog() -> PathBuf {
     repo().join("config/catalog.example.csv")

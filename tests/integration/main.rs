@@ -2,10 +2,12 @@
 //! database per test. One test binary, so it is linked once.
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
+mod analysis;
 mod catalog;
 mod config_check;
 mod crawl;
 mod fixture_server;
 mod helpers;
+mod model;
 mod schema;
 mod sync;
