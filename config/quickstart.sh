@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 bash config/dev-postgres.sh
 export BRANDPULSE_DATABASE_URL=postgres://brandpulse:brandpulse@127.0.0.1:5432/brandpulse
 
+echo "==> sentiment model (models/setup.sh)"
+bash models/setup.sh
+export BRANDPULSE_MODEL_DIR="$PWD/models/brandpulse-sentiment-minilm-v1"
+
 echo "==> building brandpulse (release)"
 cargo build --release --locked --quiet
 bp() { echo "==> brandpulse $*"; target/release/brandpulse --config config/brandpulse.example.toml "$@"; }
@@ -16,3 +20,5 @@ bp check-config
 bp migrate
 bp catalog import config/catalog.example.csv
 bp catalog list
+bp analyze "The Kestrel X2 battery died after one day and support never answered."
+bp analyze-pending

@@ -287,13 +287,23 @@ def build_onnx(W, cfg, manifest):
 
 
 def quantize_int8(fp32_path, int8_path, reduce_range):
-    """Dynamic int8 quantisation (per-channel QInt8 weights) of the encoder MatMuls.
+    """Dynamic int8 quantisation (per-channel QInt8 weights) of the encoder MatMuls, except:
 
-    The classifier MatMul (384x3) stays fp32: it is tiny and its 3 output channels carry the decision."""
+    - the classifier MatMul (384x3): tiny, and its 3 output channels carry the decision;
+    - the FFN down-projections (`encoder.layer.N.output.dense`): their input is the GELU output,
+      whose outliers a per-tensor activation scale quantises badly. Chosen on TweetEval VAL only:
+      quantising them too cost 0.63 points of val macro recall (74.29 vs 74.92, 45 argmax flips),
+      keeping them fp32 costs 0.33 (74.59, 33 flips)."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    graph = onnx.load(fp32_path, load_external_data=False).graph
+    keep_fp32 = ["classifier.matmul_node"] + [
+        n.name for n in graph.node
+        if n.op_type == "MatMul" and ".output.dense." in n.name and ".attention." not in n.name]
+    if len(keep_fp32) != 1 + 6:
+        raise BuildError(f"expected the classifier and 6 FFN output MatMuls to keep in fp32, found {keep_fp32}")
     quantize_dynamic(fp32_path, int8_path, op_types_to_quantize=["MatMul"], per_channel=True,
-                     reduce_range=reduce_range, weight_type=QuantType.QInt8,
-                     nodes_to_exclude=["classifier.matmul_node"])
+                     reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32)
 
 
 # ----------------------------------------------------------------------------- output directory
@@ -344,10 +354,10 @@ def write_manifest(out_dir, manifest, adapter_path, args):
         "languages": ["eng"],
         "files": files,
         "runtime": {"file": ORT_LIBRARY, "version": ORT_VERSION, "from": f"PyPI onnxruntime=={ORT_VERSION} (onnxruntime/capi)"},
-        "default_model": "model.onnx",
-        "int8_note": "model.int8.onnx quantises activations per tensor over the whole batch, so its logits "
-                     "depend on the other texts in the batch (about 2% argmax flips vs fp32 on val); "
-                     "model.onnx is batch-invariant",
+        "default_model": "model.int8.onnx",
+        "int8_note": "model.int8.onnx (brandpulse's default: about 1.7x the speed of fp32) quantises activations "
+                     "per tensor over the whole batch, so its logits depend on the other texts in the batch "
+                     "(about 1.7% argmax flips vs fp32 on val); model.onnx is batch-invariant",
         "onnx": {
             "opset": OPSET,
             "inputs": {"input_ids": "int64 [batch, seq]", "attention_mask": "int64 [batch, seq], 1 = token, 0 = padding"},
@@ -359,7 +369,8 @@ def write_manifest(out_dir, manifest, adapter_path, args):
                       "add_special_tokens": True},
         "logit_bias": manifest["logit_bias"],
         "int8": {"method": "onnxruntime.quantization.quantize_dynamic", "per_channel": True, "weight_type": "QInt8",
-                 "reduce_range": bool(args.reduce_range), "op_types": ["MatMul"], "fp32_nodes": ["classifier"]},
+                 "reduce_range": bool(args.reduce_range), "op_types": ["MatMul"],
+                 "fp32_nodes": ["classifier", "encoder.layer.*.output.dense (FFN down-projection)"]},
         "base": {k: manifest["base"][k] for k in ("package", "package_version", "model", "wheel", "wheel_sha256", "sha256")},
         "adapter": {"file": "models/adapter/" + os.path.basename(adapter_path), "sha256": manifest["adapter_sha256"],
                     "lora": {k: manifest["lora"][k] for k in ("rank", "alpha", "scaling")}},
@@ -574,7 +585,7 @@ def parse_args():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--ref-count", type=int, default=200, help="val texts compared against the NumPy reference")
     ap.add_argument("--max-ref-diff", type=float, default=1e-4)
-    ap.add_argument("--int8-max-drop", type=float, default=1.0, help="allowed int8 val macro recall drop (points)")
+    ap.add_argument("--int8-max-drop", type=float, default=0.5, help="allowed int8 val macro recall drop (points); the README promises at most 0.5")
     ap.add_argument("--skip-verify", action="store_true", help="build only (no val data needed)")
     return ap.parse_args()
 

@@ -21,7 +21,7 @@ pub struct ModelArgs {
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
 
-    /// The weights to run (default: `model.variant` of the config, else fp32).
+    /// The weights to run (default: `model.variant` of the config, else int8).
     #[arg(long, value_enum)]
     pub variant: Option<VariantArg>,
 

@@ -314,7 +314,7 @@ pub struct ModelConfig {
     pub batch_size: u32,
     /// Inference threads.
     pub threads: u32,
-    /// Which weights: `fp32` (default, the published accuracy) or `int8`.
+    /// Which weights: `int8` (default, faster) or `fp32` (batch-invariant).
     pub variant: crate::nlp::Variant,
 }
 

@@ -926,7 +926,11 @@ impl Checker<'_> {
         let root = KeyPath::root("model");
         let dir = match self.env.get(env_keys::MODEL_DIR) {
             Some(dir) => PathBuf::from(dir),
-            None => self.path(raw.dir.as_deref().unwrap_or(Path::new("/var/lib/brandpulse/models"))),
+            None => self.path(
+                raw.dir
+                    .as_deref()
+                    .unwrap_or(Path::new("/var/lib/brandpulse/models/brandpulse-sentiment-minilm-v1")),
+            ),
         };
         let batch_size = raw.batch_size.unwrap_or(32);
         if !(1..=512).contains(&batch_size) {
@@ -949,7 +953,8 @@ impl Checker<'_> {
             self.problem(&root.key("threads"), format!("{threads} is out of range 1..=64"));
         }
         let variant = match raw.variant.as_deref().map(str::trim) {
-            None | Some("fp32") => crate::nlp::Variant::Fp32,
+            None => crate::nlp::Variant::default(),
+            Some("fp32") => crate::nlp::Variant::Fp32,
             Some("int8") => crate::nlp::Variant::Int8,
             Some(other) => {
                 self.problem(

@@ -35,7 +35,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> EngineOptions {
-        EngineOptions { threads: 2, batch_size: 32, variant: Variant::Fp32 }
+        EngineOptions { threads: 2, batch_size: 32, variant: Variant::default() }
     }
 }
 

@@ -24,10 +24,11 @@ use super::{NlpError, runtime};
 /// Which weights of the model directory to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Variant {
-    /// `model.onnx`: float32, batch-invariant; the default and the published figures.
-    #[default]
+    /// `model.onnx`: float32; batch-invariant (a text's result does not depend on its batch).
     Fp32,
-    /// `model.int8.onnx`: dynamic int8 quantisation; faster, see the README for its accuracy.
+    /// `model.int8.onnx`: dynamic int8 quantisation of most MatMuls; about 1.7x the speed of
+    /// fp32 within 0.5 points of its accuracy (README, "Sentiment model"). The default.
+    #[default]
     Int8,
 }
 

@@ -70,7 +70,7 @@ async fn stored_posts_get_one_sentiment_per_model_and_a_second_run_costs_nothing
     let store = db.store();
     let engine = tokio::task::spawn_blocking(start_engine).await.expect("join");
     let model_id = engine.model_id().to_owned();
-    assert!(model_id.starts_with("brandpulse-sentiment-minilm-v1@"), "{model_id}");
+    assert!(model_id.starts_with("brandpulse-sentiment-minilm-v1-int8@"), "the default variant: {model_id}");
 
     // Small transactions, so the backlog takes several rounds.
     let worker = Worker::new(&store, &engine, 3);

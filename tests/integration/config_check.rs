@@ -166,6 +166,12 @@ const BROKEN: &[(&str, Change, &str, &str)] = &[
         "not used by a feed source",
     ),
     ("wrong type", Append("[model]\nthreads = \"two\"\n"), "model.threads", "invalid type"),
+    (
+        "unknown model variant",
+        Append("[model]\nvariant = \"fp16\"\n"),
+        "model.variant",
+        "not a model variant",
+    ),
     ("api enabled without a token", Append("[api]\nenabled = true\n"), "api.token", "BRANDPULSE_API_TOKEN"),
     (
         "search source without a query",
