@@ -28,5 +28,6 @@ pub mod fetch;
 pub mod matching;
 pub mod nlp;
 pub mod normalize;
+pub mod products;
 pub mod sources;
 pub mod store;

@@ -76,6 +76,12 @@ pub enum Command {
                             brandpulse --config brandpulse.toml analyze --format json \"love it\"")]
     Analyze(model::AnalyzeArgs),
 
+    /// Read stored posts again with the current (or another) model and the current catalog;
+    /// results of each model id are kept apart.
+    #[command(after_help = "Examples:\n  brandpulse reanalyze --since 2026-11-01 --brand Kestrel\n  \
+                      brandpulse reanalyze --model /var/lib/brandpulse/models/brandpulse-sentiment-minilm-v2")]
+    Reanalyze(model::ReanalyzeArgs),
+
     /// Score every stored post the active model has not read yet, with a progress bar.
     #[command(after_help = "Example:\n  brandpulse analyze-pending")]
     AnalyzePending(model::PendingArgs),
@@ -105,6 +111,17 @@ pub enum CatalogCommand {
     #[command(after_help = "Example:\n  brandpulse catalog import config/catalog.example.csv")]
     Import(ImportArgs),
 
+    /// List product-like names that link to no catalog product, by volume and growth.
+    #[command(
+        after_help = "Examples:\n  brandpulse catalog gaps\n  brandpulse catalog gaps --since 2026-11-01 --brand Kestrel --format json"
+    )]
+    Gaps(GapsArgs),
+
+    /// Add a name as a manual alias of a product (kept across imports); new posts link to it,
+    /// `brandpulse reanalyze` relinks stored ones.
+    #[command(after_help = "Example:\n  brandpulse catalog alias KM-X200 \"X-Two-Hundred\"")]
+    Alias(AliasArgs),
+
     /// List the catalog.
     #[command(
         after_help = "Examples:\n  brandpulse catalog list --brand Acme\n  brandpulse catalog list --format csv > catalog.csv"
@@ -127,6 +144,64 @@ pub struct ImportArgs {
     /// (for importing one part of the catalog).
     #[arg(long)]
     pub keep_missing: bool,
+}
+
+/// Arguments of `catalog gaps`.
+#[derive(Debug, Args)]
+pub struct GapsArgs {
+    /// Only sightings since this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only names seen with this brand.
+    #[arg(long, value_name = "NAME")]
+    pub brand: Option<String>,
+
+    /// At most this many names.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub limit: i64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `catalog alias`.
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// The product's SKU.
+    #[arg(value_name = "SKU")]
+    pub sku: String,
+
+    /// The name to add.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `--since`: a day (`2026-11-01`, UTC midnight) or an RFC 3339 time.
+pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+}
+
+/// The id of the brand named `name` (ignoring case), or a usage error listing the known ones.
+pub(crate) async fn brand_id(store: &Store, name: Option<&str>) -> Result<Option<i64>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    let brands = store.brands().await?;
+    match brands.iter().find(|b| b.name.to_lowercase() == name.to_lowercase()) {
+        Some(b) => Ok(Some(b.id)),
+        None => {
+            let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
+            Err(CliError::Usage(format!(
+                "--brand: no brand named \"{name}\" (known brands: {})",
+                known.join(", ")
+            )))
+        }
+    }
 }
 
 /// Arguments of `catalog list`.
@@ -282,26 +357,49 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
         }
         Command::Catalog(CatalogCommand::List(args)) => {
             let store = open(&config).await?;
-            let brand_id = match &args.brand {
-                None => None,
-                Some(name) => {
-                    let brands = store.brands().await?;
-                    match brands.iter().find(|b| b.name.to_lowercase() == name.to_lowercase()) {
-                        Some(b) => Some(b.id),
-                        None => {
-                            let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
-                            return Err(CliError::Usage(format!(
-                                "--brand: no brand named \"{name}\" (known brands: {})",
-                                known.join(", ")
-                            )));
-                        }
-                    }
-                }
-            };
+            let brand_id = brand_id(&store, args.brand.as_deref()).await?;
             let products = store.products(brand_id).await?;
             print_products(out, &products, args.format)?;
             store.close().await;
             Ok(())
+        }
+        Command::Catalog(CatalogCommand::Gaps(args)) => {
+            let store = open(&config).await?;
+            let brand_id = brand_id(&store, args.brand.as_deref()).await?;
+            let gaps = store.catalog_gaps(args.since, brand_id, args.limit).await?;
+            print_gaps(out, &gaps, args.format)?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Catalog(CatalogCommand::Alias(args)) => {
+            let store = open(&config).await?;
+            let name = args.name.trim();
+            if name.is_empty() {
+                return Err(CliError::Usage("the alias is empty".to_owned()));
+            }
+            let added = match store.add_manual_alias(&args.sku, name).await {
+                Err(StoreError::NotFound { what }) => {
+                    return Err(CliError::Usage(format!("{what}; see `brandpulse catalog list`")));
+                }
+                other => other?,
+            };
+            if added {
+                writeln!(
+                    out,
+                    "added \"{name}\" to {}; new posts link to it, `brandpulse reanalyze` relinks stored posts",
+                    args.sku
+                )?;
+            } else {
+                writeln!(out, "{} already has the name \"{name}\"; nothing changed", args.sku)?;
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Reanalyze(args) => {
+            let store = open(&config).await?;
+            let result = model::reanalyze(&args, &config, &store, out).await;
+            store.close().await;
+            result
         }
         Command::Crawl(args) => {
             let store = open(&config).await?;
@@ -351,7 +449,7 @@ fn print_crawl(out: &mut dyn Write, reports: &[SourceReport]) -> std::io::Result
 }
 
 /// Connects, migrates and syncs the config: what every database command does first.
-async fn open(config: &Config) -> Result<Store, CliError> {
+pub(crate) async fn open(config: &Config) -> Result<Store, CliError> {
     let store = Store::open(&config.database).await?;
     let sync = store.sync_config(config).await?;
     tracing::info!(
@@ -502,6 +600,81 @@ fn print_products(
                 active,
                 products.len() - active
             )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_gaps(
+    out: &mut dyn Write,
+    gaps: &[crate::store::GapRow],
+    format: OutputFormat,
+) -> Result<(), CliError> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, gaps).map_err(|e| CliError::Output(e.into()))?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record([
+                "name",
+                "brand",
+                "mentions",
+                "last_7d",
+                "prev_7d",
+                "first_seen",
+                "last_seen",
+                "example",
+            ])
+            .map_err(csv_error)?;
+            for g in gaps {
+                w.write_record([
+                    g.surface.as_str(),
+                    g.brand.as_deref().unwrap_or(""),
+                    &g.mentions.to_string(),
+                    &g.last_7d.to_string(),
+                    &g.prev_7d.to_string(),
+                    &g.first_seen.to_rfc3339(),
+                    &g.last_seen.to_rfc3339(),
+                    g.example_url.as_deref().unwrap_or(""),
+                ])
+                .map_err(csv_error)?;
+            }
+            w.flush()?;
+        }
+        OutputFormat::Table => {
+            if gaps.is_empty() {
+                writeln!(out, "no names the catalog lacks were seen")?;
+                return Ok(());
+            }
+            let mut table = comfy_table::Table::new();
+            table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+            table.set_header([
+                "Name",
+                "Brand",
+                "Posts",
+                "Last 7 d",
+                "Prev 7 d",
+                "First seen",
+                "Last seen",
+                "Example",
+            ]);
+            for g in gaps {
+                let example: String = g.example_text.as_deref().unwrap_or("").chars().take(60).collect();
+                table.add_row([
+                    g.surface.clone(),
+                    g.brand.clone().unwrap_or_default(),
+                    g.mentions.to_string(),
+                    g.last_7d.to_string(),
+                    g.prev_7d.to_string(),
+                    g.first_seen.format("%Y-%m-%d").to_string(),
+                    g.last_seen.format("%Y-%m-%d").to_string(),
+                    example,
+                ]);
+            }
+            writeln!(out, "{table}")?;
+            writeln!(out, "add one with: brandpulse catalog alias SKU \"NAME\"")?;
         }
     }
     Ok(())

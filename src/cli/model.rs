@@ -206,22 +206,26 @@ pub async fn eval(args: &EvalArgs, config: Option<&Config>, out: &mut dyn Write)
     Ok(())
 }
 
-/// `brandpulse analyze TEXT`.
+/// `brandpulse analyze TEXT`: with a config, the stored catalog is used to link products.
 pub async fn analyze(
     args: &AnalyzeArgs,
     config: Option<&Config>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let (engine, _) = start_engine(&args.model, config).await?;
+    let reader = match config {
+        Some(config) => {
+            let store = super::open(config).await?;
+            let reader = analysis::load_reader(&store, config).await;
+            store.close().await;
+            reader?
+        }
+        None => analysis::empty_reader(),
+    };
     let (lang, _) = crate::normalize::detect_language(&args.text, None);
-    let gate = analysis::gate(Some(&lang), &args.text, engine.languages());
-    let sentiment = engine
-        .analyze(vec![args.text.clone()])
-        .await?
-        .pop()
-        .ok_or_else(|| CliError::Usage("the model returned no result".to_owned()))?;
-    let p = sentiment.probabilities;
-    let note = match gate {
+    let report = analysis::analyze_text(&reader, &engine, &args.text, Some(&lang)).await?;
+    let products = reader.products();
+    let note = match report.gate {
         analysis::Gate::Score => None,
         analysis::Gate::SkipLanguage => Some(format!(
             "language `{lang}` is not one the model was trained on; the worker stores such posts as not scored"
@@ -230,28 +234,92 @@ pub async fn analyze(
             Some("no text to read; the worker stores such posts as not scored".to_owned())
         }
     };
+    let product_json: Vec<serde_json::Value> = report
+        .products
+        .iter()
+        .map(|m| {
+            let entry = products.iter().find(|p| p.product_id == m.product_id);
+            json!({
+                "sku": entry.map(|p| p.sku.as_str()),
+                "name": entry.map(|p| p.name.as_str()),
+                "surface": m.surface,
+                "start": m.start,
+                "end": m.end,
+                "confidence": m.confidence,
+                "rule": m.rule,
+                "sentiment": m.sentiment.as_ref().map(|s| s.label.as_str()),
+                "sentiment_score": m.sentiment.as_ref().map(|s| s.score()),
+                "evidence": m.evidence,
+                "aspects": m.aspects.iter().map(|(a, l)| json!({"aspect": a, "sentiment": l.as_str()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     match args.format {
         ReportFormat::Json => {
-            let report = json!({
-                "label": sentiment.label.as_str(),
-                "score": sentiment.score(),
-                "probabilities": {"negative": p[0], "neutral": p[1], "positive": p[2]},
-                "chunks": sentiment.chunks,
+            let p = report.sentiment.as_ref().map(|s| s.probabilities);
+            let value = json!({
+                "label": report.sentiment.as_ref().map(|s| s.label.as_str()),
+                "score": report.sentiment.as_ref().map(|s| s.score()),
+                "probabilities": p.map(|p| json!({"negative": p[0], "neutral": p[1], "positive": p[2]})),
+                "chunks": report.sentiment.as_ref().map(|s| s.chunks),
                 "language": lang,
-                "would_be_scored": gate == analysis::Gate::Score,
+                "would_be_scored": report.gate == analysis::Gate::Score,
                 "model_id": engine.model_id(),
+                "products": product_json,
+                "unlinked": report.unlinked.iter().map(|c| json!({
+                    "surface": c.surface, "normalized": c.normalized, "rule": c.rule,
+                    "brand": c.brand.and_then(|b| reader.brands().get(b)).map(|b| b.name.as_str()),
+                })).collect::<Vec<_>>(),
             });
-            writeln!(out, "{report}")?;
+            writeln!(out, "{value}")?;
         }
         ReportFormat::Table => {
-            writeln!(out, "{} ({:.2})", sentiment.label, sentiment.score())?;
-            writeln!(out, "  negative {:.3}  neutral {:.3}  positive {:.3}", p[0], p[1], p[2])?;
-            if sentiment.chunks > 1 {
-                writeln!(out, "  read in {} chunks (split at sentences)", sentiment.chunks)?;
+            match &report.sentiment {
+                Some(s) => {
+                    let p = s.probabilities;
+                    writeln!(out, "{} ({:.2})", s.label, s.score())?;
+                    writeln!(out, "  negative {:.3}  neutral {:.3}  positive {:.3}", p[0], p[1], p[2])?;
+                    if s.chunks > 1 {
+                        writeln!(out, "  read in {} chunks (split at sentences)", s.chunks)?;
+                    }
+                }
+                None => writeln!(out, "not scored")?,
             }
             writeln!(out, "  language {lang}; model {}", engine.model_id())?;
             if let Some(note) = note {
                 writeln!(out, "  note: {note}")?;
+            }
+            for (m, j) in report.products.iter().zip(&product_json) {
+                let aspects: Vec<String> = m.aspects.iter().map(|(a, l)| format!("{a} {l}")).collect();
+                writeln!(
+                    out,
+                    "product {} ({}) \"{}\": link {:.2} by {}; {}{}\n  evidence: {}",
+                    j["sku"].as_str().unwrap_or("?"),
+                    j["name"].as_str().unwrap_or("?"),
+                    m.surface,
+                    m.confidence,
+                    m.rule,
+                    m.sentiment.as_ref().map_or("no sentiment".to_owned(), |s| format!(
+                        "{} ({:.2})",
+                        s.label,
+                        s.score()
+                    )),
+                    if aspects.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; aspects: {}", aspects.join(", "))
+                    },
+                    m.evidence
+                )?;
+            }
+            for c in &report.unlinked {
+                writeln!(out, "not in the catalog: \"{}\" ({})", c.surface, c.rule)?;
+            }
+            if config.is_none() {
+                writeln!(
+                    out,
+                    "  (no config: products are not linked; pass --config to use the stored catalog)"
+                )?;
             }
         }
     }
@@ -267,9 +335,58 @@ pub async fn analyze_pending(
 ) -> Result<(), CliError> {
     let no_flags = ModelArgs { model: None, variant: None, threads: None, batch_size: None };
     let (engine, _) = start_engine(&no_flags, Some(config)).await?;
-    let worker = Worker::new(store, &engine, POSTS_PER_TRANSACTION);
+    let reader = analysis::load_reader(store, config).await?;
+    let worker = Worker::new(store, &engine, &reader, POSTS_PER_TRANSACTION);
+    run_worker(&worker, &engine, args.quiet, out).await
+}
+
+/// Arguments of `reanalyze`.
+#[derive(Debug, Args)]
+pub struct ReanalyzeArgs {
+    /// Only posts published (else fetched) since this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "WHEN", value_parser = super::parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only posts that mention this brand.
+    #[arg(long, value_name = "NAME")]
+    pub brand: Option<String>,
+
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// The model (default: the config's; another directory re-scores under its own model id).
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `brandpulse reanalyze`: drops the model id's results for the selected posts
+/// (none when the model is new) and reads them again with the current catalog.
+pub async fn reanalyze(
+    args: &ReanalyzeArgs,
+    config: &Config,
+    store: &Store,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let brand_id = super::brand_id(store, args.brand.as_deref()).await?;
+    let filter = crate::store::PostFilter { since: args.since, brand_id };
+    let (engine, _) = start_engine(&args.model, Some(config)).await?;
+    let reader = analysis::load_reader(store, config).await?;
+    let reset = store.reset_analysis(engine.model_id(), filter).await?;
+    writeln!(out, "{reset} posts had results from {}; reading them again", engine.model_id())?;
+    let worker = Worker::new(store, &engine, &reader, POSTS_PER_TRANSACTION).with_filter(filter);
+    run_worker(&worker, &engine, args.quiet, out).await
+}
+
+/// Runs `worker` until idle with a progress bar and prints the summary.
+async fn run_worker(
+    worker: &Worker<'_>,
+    engine: &Engine,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let pending = worker.pending().await?;
-    let bar = if args.quiet {
+    let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
         // ProgressBar draws to stderr and stays silent when it is not a terminal.
@@ -287,12 +404,15 @@ pub async fn analyze_pending(
     let elapsed = started.elapsed().as_secs_f64();
     writeln!(
         out,
-        "{} posts analysed with {} in {elapsed:.1} s: {} scored, {} skipped (language), {} skipped (empty){}",
+        "{} posts analysed with {} in {elapsed:.1} s: {} scored, {} skipped (language), {} skipped (empty), \
+         {} product mentions, {} names not in the catalog{}",
         report.posts,
         engine.model_id(),
         report.scored,
         report.skipped_language,
         report.skipped_empty,
+        report.product_mentions,
+        report.unlinked,
         if report.already_scored > 0 {
             format!(", {} already scored", report.already_scored)
         } else {

@@ -105,6 +105,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[fetch]`
     pub fetch: FetchConfig,
+    /// `[aspects]`: the aspect lexicon (built-in defaults unless the file gives one).
+    pub aspects: crate::products::aspects::AspectLexicon,
 }
 
 /// `[database]`: where PostgreSQL is.

@@ -31,6 +31,7 @@ const KNOWN_KEYS: &[&str] = &[
     "api",
     "privacy",
     "fetch",
+    "aspects",
     "url",
     "password_env",
     "password_file",
@@ -189,6 +190,7 @@ impl Checker<'_> {
         let api = take("api");
         let privacy = take("privacy");
         let fetch = take("fetch");
+        let aspects = take("aspects");
         let mut unknown: Vec<String> = table.keys().cloned().collect();
         unknown.sort();
         for key in unknown {
@@ -205,6 +207,9 @@ impl Checker<'_> {
         let privacy = self.section::<RawPrivacy>(privacy, "privacy").and_then(|raw| self.privacy(raw));
         let any_sources = sources.as_ref().is_some_and(|s| !s.is_empty());
         let fetch = self.section::<RawFetch>(fetch, "fetch").and_then(|raw| self.fetch(raw, any_sources));
+        let aspects = self
+            .section::<std::collections::BTreeMap<String, Vec<String>>>(aspects, "aspects")
+            .and_then(|raw| self.aspects(&raw));
 
         Some(Config {
             path: path.to_owned(),
@@ -216,7 +221,25 @@ impl Checker<'_> {
             api: api?,
             privacy: privacy?,
             fetch: fetch?,
+            aspects: aspects?,
         })
+    }
+
+    /// `[aspects]`: aspect name = [synonyms]; replaces the built-in lexicon when given.
+    fn aspects(
+        &mut self,
+        raw: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Option<crate::products::aspects::AspectLexicon> {
+        if raw.is_empty() {
+            return Some(crate::products::aspects::AspectLexicon::defaults());
+        }
+        match crate::products::aspects::AspectLexicon::new(raw) {
+            Ok(lexicon) => Some(lexicon),
+            Err(e) => {
+                self.problem(&KeyPath::root("aspects"), e.to_string());
+                None
+            }
+        }
     }
 
     /// Deserializes one value, reporting unknown keys and type errors under `path`.

@@ -23,11 +23,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::DatabaseConfig;
 
-pub use analysis::{Claim, Outcome, PendingPost, SentimentRow};
+pub use analysis::{
+    Claim, NewProductMention, NewUnlinked, Outcome, PendingPost, PostFilter, PostResult, SentimentRow,
+};
 pub use brands::{BrandRow, SyncCounts};
 pub use fetch_runs::{RunResult, RunStatus};
 pub use posts::{InsertReport, NewMention, NewPost};
-pub use products::{CatalogImportReport, NewProduct, ProductRow};
+pub use products::{CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductRow};
 pub use sources::SourceState;
 pub use sync::SyncReport;
 

@@ -154,4 +154,156 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::query(action))
     }
+
+    /// Every product with its database ids and all its names (catalog and
+    /// manual aliases), for compiling the gazetteer. Discontinued products are
+    /// included: people keep talking about them.
+    pub async fn catalog_entries(&self) -> Result<Vec<CatalogProduct>, StoreError> {
+        let action = "reading the catalog";
+        let rows = sqlx::query(
+            "SELECT id, sku, name, brand_id, aliases || manual_aliases AS aliases
+             FROM products ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| {
+                Ok(CatalogProduct {
+                    product_id: r.try_get("id")?,
+                    sku: r.try_get("sku")?,
+                    name: r.try_get("name")?,
+                    brand_id: r.try_get("brand_id")?,
+                    aliases: r.try_get("aliases")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+
+    /// Adds `alias` to the product's manual aliases (kept across imports).
+    /// Returns false when the product already has that alias (ignoring case).
+    pub async fn add_manual_alias(&self, sku: &str, alias: &str) -> Result<bool, StoreError> {
+        let action = "adding an alias";
+        let exists: Option<bool> = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM unnest(aliases || manual_aliases || ARRAY[name]) a
+                            WHERE lower(a) = lower($2))
+             FROM products WHERE sku = $1",
+        )
+        .bind(sku)
+        .bind(alias)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        match exists {
+            None => Err(StoreError::NotFound { what: format!("product with SKU `{sku}`") }),
+            Some(true) => Ok(false),
+            Some(false) => {
+                sqlx::query(
+                    "UPDATE products SET manual_aliases = array_append(manual_aliases, $2), updated_at = now()
+                     WHERE sku = $1",
+                )
+                .bind(sku)
+                .bind(alias)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::query(action))?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Names the catalog lacks, by sightings since `since` (then all-time),
+    /// with growth: sightings in the latest 7 days against the 7 before.
+    pub async fn catalog_gaps(
+        &self,
+        since: Option<DateTime<Utc>>,
+        brand_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<GapRow>, StoreError> {
+        let action = "listing catalog gaps";
+        let rows = sqlx::query(
+            "SELECT e.surface, e.normalized, b.name AS brand, e.mention_count, e.first_seen, e.last_seen,
+                    p.url AS example_url, left(p.body, 200) AS example_text,
+                    count(s.post_id) FILTER (WHERE $1::timestamptz IS NULL OR s.seen_at >= $1) AS in_window,
+                    count(s.post_id) FILTER (WHERE s.seen_at >= now() - interval '7 days') AS last_7d,
+                    count(s.post_id) FILTER (WHERE s.seen_at >= now() - interval '14 days'
+                                               AND s.seen_at < now() - interval '7 days') AS prev_7d
+             FROM unlinked_entities e
+             LEFT JOIN brands b ON b.id = e.brand_id
+             LEFT JOIN posts p ON p.id = e.example_post_id
+             LEFT JOIN unlinked_entity_sightings s ON s.entity_id = e.id
+             WHERE $2::bigint IS NULL OR e.brand_id = $2
+             GROUP BY e.id, b.name, p.url, p.body
+             HAVING count(s.post_id) FILTER (WHERE $1::timestamptz IS NULL OR s.seen_at >= $1) > 0
+             ORDER BY in_window DESC, last_7d DESC, e.last_seen DESC
+             LIMIT $3",
+        )
+        .bind(since)
+        .bind(brand_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| {
+                Ok(GapRow {
+                    surface: r.try_get("surface")?,
+                    normalized: r.try_get("normalized")?,
+                    brand: r.try_get("brand")?,
+                    mentions: r.try_get("in_window")?,
+                    all_time: r.try_get("mention_count")?,
+                    last_7d: r.try_get("last_7d")?,
+                    prev_7d: r.try_get("prev_7d")?,
+                    first_seen: r.try_get("first_seen")?,
+                    last_seen: r.try_get("last_seen")?,
+                    example_url: r.try_get("example_url")?,
+                    example_text: r.try_get("example_text")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+}
+
+/// A product as the gazetteer is compiled from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogProduct {
+    /// `products.id`.
+    pub product_id: i64,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// `brands.id`.
+    pub brand_id: i64,
+    /// Catalog and manual aliases.
+    pub aliases: Vec<String>,
+}
+
+/// A name the catalog lacks, for `catalog gaps`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GapRow {
+    /// As written most recently.
+    pub surface: String,
+    /// The key sightings are counted under.
+    pub normalized: String,
+    /// The brand it was seen with.
+    pub brand: Option<String>,
+    /// Posts in the window (`--since`, else all time).
+    pub mentions: i64,
+    /// Posts, all time.
+    pub all_time: i64,
+    /// Posts in the last 7 days.
+    pub last_7d: i64,
+    /// Posts in the 7 days before.
+    pub prev_7d: i64,
+    /// First sighting.
+    pub first_seen: DateTime<Utc>,
+    /// Latest sighting.
+    pub last_seen: DateTime<Utc>,
+    /// A post that used it.
+    pub example_url: Option<String>,
+    /// The start of that post's text.
+    pub example_text: Option<String>,
 }

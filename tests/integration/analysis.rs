@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use brandpulse::analysis::Worker;
+use brandpulse::analysis::{Worker, empty_reader};
 use brandpulse::nlp::{Analyzer, Engine, EngineOptions};
 use sqlx::PgPool;
 
@@ -73,7 +73,8 @@ async fn stored_posts_get_one_sentiment_per_model_and_a_second_run_costs_nothing
     assert!(model_id.starts_with("brandpulse-sentiment-minilm-v1-int8@"), "the default variant: {model_id}");
 
     // Small transactions, so the backlog takes several rounds.
-    let worker = Worker::new(&store, &engine, 3);
+    let reader = empty_reader();
+    let worker = Worker::new(&store, &engine, &reader, 3);
     assert_eq!(worker.pending().await.expect("count"), 8);
     let mut rounds = 0;
     let report = worker.run_until_idle(|_| rounds += 1).await.expect("analysis runs");
@@ -139,7 +140,8 @@ async fn two_workers_share_a_backlog_without_reading_a_post_twice() {
     seed(&db.pool, &posts).await;
     let store = db.store();
     let engine = tokio::task::spawn_blocking(start_engine).await.expect("join");
-    let (a, b) = (Worker::new(&store, &engine, 4), Worker::new(&store, &engine, 4));
+    let reader = empty_reader();
+    let (a, b) = (Worker::new(&store, &engine, &reader, 4), Worker::new(&store, &engine, &reader, 4));
     let (ra, rb) = tokio::join!(a.run_until_idle(|_| {}), b.run_until_idle(|_| {}));
     let (ra, rb) = (ra.expect("worker a"), rb.expect("worker b"));
     assert_eq!(ra.posts + rb.posts, 40, "every post once: {ra:?} {rb:?}");

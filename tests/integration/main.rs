@@ -9,5 +9,6 @@ mod crawl;
 mod fixture_server;
 mod helpers;
 mod model;
+mod products;
 mod schema;
 mod sync;
