@@ -11,6 +11,7 @@
 //! - [`matching`]: brand queries compiled once → which brands a post mentions.
 //! - [`crawl`]: the refresh function that runs those stages for one source and stores the result.
 //! - [`nlp`]: the local transformer (ONNX Runtime, in-process): sentiment per text.
+//! - [`products`]: catalog links, evidence, aspects and names the catalog lacks, per text.
 //! - [`analysis`]: the worker that gives every stored post the active model's sentiment.
 //! - [`catalog`]: the product catalog file (CSV/JSON), validated before import.
 //! - [`store`]: PostgreSQL: migrations and every SQL statement.

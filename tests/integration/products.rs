@@ -327,6 +327,12 @@ async fn crawled_fixtures_are_analysed_into_products_and_a_second_model_keeps_it
         .await
         .expect("names");
     println!("aspects {aspects}, unlinked names {unlinked}: {names:?}");
+    assert!(aspects >= 1, "aspects are stored per product mention");
+    assert_eq!(unlinked as u64, names.len() as u64);
+    assert!(
+        names.iter().any(|n| n == "Play" || n == "Calendar"),
+        "Google products the test catalog lacks: {names:?}"
+    );
     assert_eq!(
         count(&db.pool, "SELECT COALESCE(sum(mention_count), 0)::bigint FROM unlinked_entities").await,
         count(&db.pool, "SELECT count(*) FROM unlinked_entity_sightings").await,
@@ -457,6 +463,27 @@ async fn gaps_alias_and_reanalyze_from_the_command_line() {
     assert_eq!(linked[1].1.as_deref(), Some("negative"), "{linked:?}");
     let sentiments = count(&db.pool, "SELECT count(*) FROM sentiments").await;
     assert_eq!(sentiments, 2, "reanalyze replaces, never doubles");
+
+    let analyze = run(vec![
+        "analyze",
+        "--format",
+        "json",
+        "love the camera on the Kestrel X200 but the Orbix S9 battery is awful, and the Kestrel X300 looks great",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(analyze.code, 0, "{}", analyze.stderr);
+    let v: serde_json::Value = serde_json::from_str(analyze.stdout.trim()).expect("analyze JSON");
+    let products = v["products"].as_array().expect("products");
+    let skus: Vec<&str> = products.iter().filter_map(|p| p["sku"].as_str()).collect();
+    assert_eq!(skus, ["KM-X200", "OB-S9"], "{v}");
+    assert_eq!(products[0]["rule"], "name");
+    assert!(products[0]["confidence"].as_f64().is_some_and(|c| c > 0.9), "{v}");
+    assert!(products[0]["evidence"].as_str().is_some_and(|e| e.contains("X200") && !e.contains("S9")), "{v}");
+    assert!(products[1]["evidence"].as_str().is_some_and(|e| e.contains("S9 battery is awful")), "{v}");
+    assert_eq!(products[1]["sentiment"], "negative", "{v}");
+    assert_eq!(products[1]["aspects"][0]["aspect"], "battery", "{v}");
+    assert_eq!(v["unlinked"][0]["surface"], "X300", "{v}");
 
     let bad = run(vec!["reanalyze", "--since", "yesterday"]).await.expect("join");
     assert_eq!(bad.code, 2);
