@@ -3,8 +3,11 @@
 //! A round claims a batch of posts the active model id has no result for
 //! (`Store::claim_unanalysed`, row locks with `SKIP LOCKED`, so several
 //! workers can share the backlog), decides per post whether the model may
-//! read it (language, empty text), sends the readable ones to the
-//! [`Analyzer`] in one call, and stores every outcome and commits in one
+//! read it (language, empty text), reads each for products
+//! ([`ProductReader`]: catalog links, evidence, aspects, names the catalog
+//! lacks), sends every readable post text and product evidence to the
+//! [`Analyzer`] in one call, and stores the post sentiments, product
+//! mentions with targeted sentiment and aspects, and unlinked names in one
 //! transaction. With nothing pending a round costs one indexed query and no
 //! model call.
 //!

@@ -110,7 +110,9 @@ impl Engine {
         self.stats.model_calls.load(Ordering::Relaxed)
     }
 
-    /// Scores `texts` from a thread that is not a tokio worker (CLI `eval`, benches).
+    /// Scores `texts` from a thread that is not a tokio worker (tests, benches).
+    /// It blocks until the answer comes; inside async code use [`Analyzer::analyze`]
+    /// (tokio refuses to block one of its worker threads and panics).
     pub fn analyze_blocking(&self, texts: Vec<String>) -> Result<Vec<Sentiment>, NlpError> {
         let (reply, answer) = oneshot::channel();
         let queue = self.queue.as_ref().ok_or(NlpError::Stopped)?;
