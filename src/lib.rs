@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod crawl;
+pub mod digest;
 pub mod fetch;
 pub mod matching;
 pub mod nlp;

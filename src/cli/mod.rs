@@ -18,6 +18,7 @@ use crate::fetch::Fetcher;
 use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
 pub mod model;
+pub mod trends;
 
 /// brandpulse: a self-hosted brand-sentiment monitor.
 #[derive(Debug, Parser)]
@@ -81,6 +82,12 @@ pub enum Command {
     #[command(after_help = "Examples:\n  brandpulse reanalyze --since 2026-11-01 --brand Kestrel\n  \
                       brandpulse reanalyze --model /var/lib/brandpulse/models/brandpulse-sentiment-minilm-v2")]
     Reanalyze(model::ReanalyzeArgs),
+
+    /// Mentions and sentiment per hour, day or week, and rising products.
+    #[command(after_help = "Examples:\n  brandpulse trends --brand Kestrel --since 90d --bucket week\n  \
+                      brandpulse trends --product KM-X200 --from 2026-10-01 --to 2026-10-31 --format csv\n  \
+                      brandpulse trends --aspect battery --source reddit")]
+    Trends(trends::TrendsArgs),
 
     /// Score every stored post the active model has not read yet, with a progress bar.
     #[command(after_help = "Example:\n  brandpulse analyze-pending")]
@@ -395,6 +402,12 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
             store.close().await;
             Ok(())
         }
+        Command::Trends(args) => {
+            let store = open(&config).await?;
+            let result = trends::trends(&args, &config, &store, out).await;
+            store.close().await;
+            result
+        }
         Command::Reanalyze(args) => {
             let store = open(&config).await?;
             let result = model::reanalyze(&args, &config, &store, out).await;
@@ -680,6 +693,6 @@ fn print_gaps(
     Ok(())
 }
 
-fn csv_error(e: csv::Error) -> CliError {
+pub(crate) fn csv_error(e: csv::Error) -> CliError {
     CliError::Output(std::io::Error::other(e))
 }

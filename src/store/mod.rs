@@ -13,6 +13,7 @@ mod posts;
 mod products;
 mod sources;
 mod sync;
+mod trends;
 
 use std::str::FromStr;
 
@@ -32,6 +33,7 @@ pub use posts::{InsertReport, NewMention, NewPost};
 pub use products::{CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductRow};
 pub use sources::SourceState;
 pub use sync::SyncReport;
+pub use trends::{Bucket, RisingProduct, Subject, TrendPoint, TrendQuery};
 
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

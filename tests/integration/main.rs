@@ -12,3 +12,4 @@ mod model;
 mod products;
 mod schema;
 mod sync;
+mod trends;
