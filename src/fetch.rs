@@ -258,6 +258,50 @@ impl Fetcher {
         }
     }
 
+    /// POSTs `body` as JSON (digest webhooks), retrying retryable failures
+    /// (connection errors, 429, 5xx) with the same backoff as [`Fetcher::get`].
+    /// Returns the number of attempts; on failure, the last error and the attempts.
+    pub async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Result<u32, (FetchError, u32)> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.post_once(url, body).await {
+                Ok(()) => return Ok(attempt),
+                Err(e) => e,
+            };
+            if attempt >= ATTEMPTS || !error.is_retryable() {
+                return Err((error, attempt));
+            }
+            let wait = match error.retry_after() {
+                Some(wait) if wait <= MAX_INLINE_WAIT => wait,
+                _ => backoff(self.inner.retry_base, attempt),
+            };
+            tracing::debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying POST");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn post_once(&self, url: &Url, body: &serde_json::Value) -> Result<(), FetchError> {
+        let response = self
+            .inner
+            .client
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| classify(url, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                url: url.to_string(),
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        Ok(())
+    }
+
     async fn get_once(&self, request: &Request) -> Result<Outcome, FetchError> {
         let url = &request.url;
         let host = host_key(url);

@@ -17,6 +17,7 @@ use crate::crawl::{CrawlError, Crawler, SourceReport};
 use crate::fetch::Fetcher;
 use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
+pub mod digest;
 pub mod model;
 pub mod trends;
 
@@ -82,6 +83,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  brandpulse reanalyze --since 2026-11-01 --brand Kestrel\n  \
                       brandpulse reanalyze --model /var/lib/brandpulse/models/brandpulse-sentiment-minilm-v2")]
     Reanalyze(model::ReanalyzeArgs),
+
+    /// Make (or remake) the daily digest of a day: store it, print it, and with --deliver send it.
+    #[command(
+        after_help = "Examples:\n  brandpulse digest\n  brandpulse digest --date 2026-11-22 --brand Kestrel --format html > d.html\n  \
+                      brandpulse digest --date 2026-11-22 --deliver"
+    )]
+    Digest(digest::DigestArgs),
 
     /// Mentions and sentiment per hour, day or week, and rising products.
     #[command(after_help = "Examples:\n  brandpulse trends --brand Kestrel --since 90d --bucket week\n  \
@@ -269,6 +277,12 @@ pub enum CliError {
         /// What is wrong (with the line number when there is one).
         message: String,
     },
+    /// Some digest deliveries failed (each is recorded in `digest_deliveries`).
+    #[error("{failed} digest deliveries failed; see the messages above and `digest_deliveries`")]
+    DeliveriesFailed {
+        /// Deliveries that failed.
+        failed: usize,
+    },
     /// Some sources failed (each is reported and recorded).
     #[error("{failed} of {total} sources failed; see the table above and `fetch_runs`")]
     SourcesFailed {
@@ -290,7 +304,8 @@ impl CliError {
             | CliError::Crawl(_)
             | CliError::Model(_)
             | CliError::Analysis(_)
-            | CliError::SourcesFailed { .. } => 1,
+            | CliError::SourcesFailed { .. }
+            | CliError::DeliveriesFailed { .. } => 1,
         }
     }
 }
@@ -401,6 +416,12 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
             }
             store.close().await;
             Ok(())
+        }
+        Command::Digest(args) => {
+            let store = open(&config).await?;
+            let result = digest::digest(&args, &config, &store, out).await;
+            store.close().await;
+            result
         }
         Command::Trends(args) => {
             let store = open(&config).await?;

@@ -6,6 +6,8 @@
 //! - [`rules`]: the spike/dip alert rule;
 //! - [`render`]: Markdown, email-ready HTML (inline CSS, SVG sparkline) and JSON.
 
+pub mod build;
+pub mod deliver;
 pub mod render;
 pub mod rules;
 

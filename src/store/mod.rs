@@ -8,6 +8,7 @@
 
 mod analysis;
 mod brands;
+mod digest;
 mod fetch_runs;
 mod posts;
 mod products;
@@ -28,6 +29,7 @@ pub use analysis::{
     Claim, NewProductMention, NewUnlinked, Outcome, PendingPost, PostFilter, PostResult, SentimentRow,
 };
 pub use brands::{BrandRow, SyncCounts};
+pub use digest::{AspectDay, BrandVolume, ExamplePost, LabelCounts, NameDay, ProductDay, SourceDay};
 pub use fetch_runs::{RunResult, RunStatus};
 pub use posts::{InsertReport, NewMention, NewPost};
 pub use products::{CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductRow};

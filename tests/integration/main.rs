@@ -6,6 +6,7 @@ mod analysis;
 mod catalog;
 mod config_check;
 mod crawl;
+mod digest;
 mod fixture_server;
 mod helpers;
 mod model;
