@@ -452,3 +452,37 @@ async fn deliveries_retry_and_record_every_outcome() {
     assert_eq!((rows[2].1.as_str(), rows[2].2), ("failed", 3), "{rows:?}");
     assert!(rows[2].3.as_deref().is_some_and(|e| e.contains("500") && !e.contains("secret2")), "{rows:?}");
 }
+
+/// Renders the seeded day's HTML digest in headless Chromium (Debian's `chromium`,
+/// which `.ci/run` installs) and keeps the screenshot under `target/test-artifacts/`.
+#[tokio::test]
+async fn the_html_digest_renders_in_headless_chromium() {
+    let db = setup().await;
+    let config = example_config();
+    let run = cli_with(
+        config.to_str().expect("utf-8"),
+        &db,
+        &["digest", "--date", "2026-06-15", "--brand", "Kestrel", "--format", "html"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let artifacts = crate::helpers::repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let html = artifacts.join("digest-kestrel-2026-06-15.html");
+    let png = artifacts.join("digest-kestrel-2026-06-15.png");
+    std::fs::write(&html, &run.stdout).expect("write html");
+    let _ = std::fs::remove_file(&png);
+    let profile = tempfile::tempdir().expect("profile dir");
+    let output = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=760,2400"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("run chromium (apt-get install chromium; .ci/run installs it)");
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(bytes.len() > 20_000, "a rendered page, not a blank one ({} bytes)", bytes.len());
+    println!("digest screenshot: {}", png.display());
+}
