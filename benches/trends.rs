@@ -226,8 +226,9 @@ fn generation_sql(posts: i64) -> Vec<(&'static str, String)> {
 
     // One row per post with everything the tables below derive from it.
     // Time: post i sits at quantile (i - 0.5) / N of a year whose volume grows
-    // from 0.8x to 1.2x, with a weekly cycle (quietest on Saturdays) and a daily
-    // one (quietest around 02:30 UTC, busiest around 14:30 UTC).
+    // from 0.8x to 1.2x, with a weekly cycle (quietest Friday to Sunday,
+    // busiest Tuesday) and a daily one (quietest around 02:30 UTC, busiest
+    // around 14:30 UTC).
     sql.push((
         "staging (temporary table)",
         format!(
@@ -238,7 +239,7 @@ fn generation_sql(posts: i64) -> Vec<(&'static str, String)> {
                         {u_tod} AS r_tod
                  FROM generate_series(1::bigint, {posts}::bigint) i),
              w AS (
-                 SELECT i, least(t + 0.35 * sin(2 * pi() * {weeks} * t) / (2 * pi() * {weeks}), 0.999999) AS w,
+                 SELECT i, least(t + 0.25 * sin(2 * pi() * {weeks} * t) / (2 * pi() * {weeks}), 0.999999) AS w,
                         r_tod + 0.6 * sin(2 * pi() * r_tod) / (2 * pi()) + 0.1 AS tod
                  FROM g)
              SELECT i AS id,
@@ -581,9 +582,30 @@ const RISING_SQL: &str = "WITH counts AS (
              ORDER BY c.mentions::float8 / GREATEST(c.previous, 1) DESC, c.mentions DESC, p.sku
              LIMIT $8";
 
+/// One plan of a statement: its mode, execution time and the tables it scans sequentially.
+struct Plan {
+    mode: &'static str,
+    execution_ms: f64,
+    seq_scans: Vec<String>,
+}
+
 struct PlanCheck {
     name: &'static str,
-    ok: bool,
+    /// Whether "no Seq Scan on posts or mentions" is asserted for it.
+    checked: bool,
+    plans: Vec<Plan>,
+    /// Whether the default plan cache mode switched to the generic plan.
+    switched: bool,
+}
+
+impl PlanCheck {
+    /// The custom plan (what the bound query gets) has no Seq Scan on posts or mentions.
+    fn ok(&self) -> bool {
+        self.plans
+            .iter()
+            .filter(|p| p.mode == "force_custom_plan")
+            .all(|p| !p.seq_scans.iter().any(|t| t == "posts" || t == "mentions"))
+    }
 }
 
 /// Prints `EXPLAIN (ANALYZE, BUFFERS)` of a prepared statement executed with
@@ -599,7 +621,7 @@ async fn explain(
     assert_clean: bool,
 ) -> PlanCheck {
     conn.execute(format!("PREPARE {name} ({types}) AS {sql}").as_str()).await.expect("prepare");
-    let mut ok = true;
+    let mut plans = Vec::new();
     for mode in ["force_custom_plan", "force_generic_plan"] {
         conn.execute(format!("SET plan_cache_mode = {mode}").as_str()).await.expect("plan_cache_mode");
         let rows = sqlx::raw_sql(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE {name} ({args})"))
@@ -644,13 +666,19 @@ async fn explain(
         for line in &other {
             println!("  also a seq scan: {}", line.trim());
         }
-        if custom && assert_clean {
-            ok &= forbidden.is_empty();
-        }
+        let execution_ms = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("Execution Time: ")?.strip_suffix(" ms")?.parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        let seq_scans = lines
+            .iter()
+            .filter_map(|l| Some(l.split_once("Seq Scan on ")?.1.split_whitespace().next()?.to_owned()))
+            .collect();
+        plans.push(Plan { mode, execution_ms, seq_scans });
     }
     // What the default mode settles on: five custom plans, then generic if its cost is no worse.
     conn.execute("SET plan_cache_mode = auto").await.expect("plan_cache_mode");
-    conn.execute("DEALLOCATE ALL").await.expect("deallocate");
+    conn.execute(format!("DEALLOCATE {name}").as_str()).await.expect("deallocate");
     conn.execute(format!("PREPARE {name} ({types}) AS {sql}").as_str()).await.expect("prepare");
     for _ in 0..8 {
         sqlx::raw_sql(&format!("EXECUTE {name} ({args})")).fetch_all(&mut *conn).await.expect("execute");
@@ -665,8 +693,8 @@ async fn explain(
         "{name}: plan_cache_mode = auto over 8 executions: {custom} custom, {generic} generic plans{}",
         if generic > 0 { " (switched to the generic plan)" } else { " (stays on custom plans)" }
     );
-    conn.execute("DEALLOCATE ALL").await.expect("deallocate");
-    PlanCheck { name, ok }
+    conn.execute(format!("DEALLOCATE {name}").as_str()).await.expect("deallocate");
+    PlanCheck { name, checked: assert_clean, plans, switched: generic > 0 }
 }
 
 /// Tables whose sequential scans the runtime check counts.
@@ -681,8 +709,8 @@ const SCANNED: &[&str] = &[
 
 /// `pg_stat_user_tables.seq_scan` of the tables in [`SCANNED`].
 async fn seq_scans(conn: &mut PgConnection) -> Vec<(String, i64)> {
-    // Backends flush their counters about a second after going idle.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A backend flushes its counters when it exits (or up to 10 s after going idle).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     conn.execute("SELECT pg_stat_clear_snapshot()").await.expect("clear stats snapshot");
     sqlx::query_as(
         "SELECT relname::text, seq_scan FROM pg_stat_user_tables WHERE relname = ANY($1) ORDER BY 1",
@@ -703,6 +731,14 @@ async fn seq_scan_delta(conn: &mut PgConnection, before: &[(String, i64)]) -> Ve
             (n > was).then_some((table, n - was))
         })
         .collect()
+}
+
+/// A fresh pool for one measured section: its connections start with an
+/// empty statement cache, as a new `brandpulse` process does, and closing it
+/// at the end of the section makes the server flush their statistics.
+async fn fresh_store(url: &str) -> Store {
+    let pool = PgPoolOptions::new().max_connections(4).connect(url).await.expect("connect to bench database");
+    Store::from_pool(pool)
 }
 
 fn lit(t: DateTime<Utc>) -> String {
@@ -734,9 +770,6 @@ async fn main() {
         println!("generation took {:.1} s ({:.1} min)", took.as_secs_f64(), took.as_secs_f64() / 60.0);
     }
 
-    let pool =
-        PgPoolOptions::new().max_connections(4).connect(&url).await.expect("connect to bench database");
-    let store = Store::from_pool(pool.clone());
     let mut conn = PgConnection::connect(&url).await.expect("connect to bench database");
 
     println!("\nrow counts:");
@@ -814,28 +847,32 @@ async fn main() {
     // counters: this sees the plans actually run, generic plans included.
     let mut scans: Vec<(&str, Vec<(String, i64)>)> = Vec::new();
     let before = seq_scans(&mut conn).await;
+    let store = fresh_store(&url).await;
     let (samples, points) = measure(w, n, || store.trend(&q_product)).await;
     let points = points.expect("product trend");
     let total: i64 = points.iter().map(|p| p.mentions).sum();
     println!("  product trend: {} day buckets, {total} mentions", points.len());
     timings.push(timing("trend: 1 product, 90 days by day", Some(50.0), samples));
+    store.close().await;
     scans.push(("trend: product", seq_scan_delta(&mut conn, &before).await));
 
     let before = seq_scans(&mut conn).await;
-
+    let store = fresh_store(&url).await;
     let (samples, points) = measure(w, n, || store.trend(&q_brand)).await;
     let points = points.expect("brand trend");
     let total: i64 = points.iter().map(|p| p.mentions).sum();
     println!("  brand trend: {} week buckets, {total} mentions", points.len());
     timings.push(timing("trend: 1 brand, 365 days by week", None, samples));
+    store.close().await;
     scans.push(("trend: brand", seq_scan_delta(&mut conn, &before).await));
 
     let before = seq_scans(&mut conn).await;
-
+    let store = fresh_store(&url).await;
     let (samples, rising) = measure(w, n, || store.rising_products(&q_rising, 5, 10)).await;
     let rising = rising.expect("rising products");
     println!("  rising products: {} rows", rising.len());
     timings.push(timing("rising products: 1 brand, 30 days", None, samples));
+    store.close().await;
     scans.push(("rising products", seq_scan_delta(&mut conn, &before).await));
 
     // The full digest of one brand-day, as `brandpulse digest` computes it:
@@ -849,6 +886,7 @@ async fn main() {
     let rule = AlertRule::default();
     let tz = chrono_tz::Europe::Berlin;
     let before = seq_scans(&mut conn).await;
+    let store = fresh_store(&url).await;
     let (samples, digest) = measure(w, n, || build(&store, &brand_ref, last_day, tz, MODEL_ID, &rule)).await;
     let digest = digest.expect("digest");
     println!(
@@ -871,6 +909,7 @@ async fn main() {
     .await;
     println!("  rendered digest: {saved} bytes (Markdown + HTML + JSON)");
     timings.push(timing("digest: 1 brand-day, build + render + save", Some(1000.0), samples));
+    store.close().await;
     scans.push(("digest (both)", seq_scan_delta(&mut conn, &before).await));
 
     println!("\nplans (the SQL of src/store/trends.rs, prepared with the benchmark's parameters):");
@@ -927,12 +966,28 @@ async fn main() {
             if list.is_empty() { "none".to_owned() } else { list.join(", ") }
         );
     }
-    for c in checks.iter().filter(|c| c.name != "rising_products") {
-        println!("plan {}: no Seq Scan on posts or mentions: {}", c.name, if c.ok { "OK" } else { "FAIL" });
+    for c in &checks {
+        let verdict = match (c.checked, c.ok()) {
+            (false, _) => "not checked",
+            (true, true) => "OK",
+            (true, false) => "FAIL",
+        };
+        println!("plan {}: no Seq Scan on posts or mentions (custom plan): {verdict}", c.name);
+        for p in &c.plans {
+            let scans = if p.seq_scans.is_empty() { "none".to_owned() } else { p.seq_scans.join(", ") };
+            println!("  {}: {:.1} ms, Seq Scan on: {scans}", p.mode, p.execution_ms);
+        }
+        println!(
+            "  default plan_cache_mode: {}",
+            if c.switched {
+                "switches to the generic plan after 5 executions"
+            } else {
+                "stays on custom plans"
+            }
+        );
     }
 
     conn.close().await.ok();
-    store.close().await;
     if o.keep || o.reuse {
         println!("kept database {DATABASE}");
     } else {

@@ -4,15 +4,16 @@
 //! outcome in `digest_deliveries`, so a failure is never silent. Webhook
 //! failures are retried with backoff by the fetcher (connection errors,
 //! 429, 5xx); the webhook URL is a secret and never appears in an error.
-//! SMTP delivery is not built yet: such a target is recorded as failed
-//! with that reason.
+//! Email goes through SMTP (lettre, rustls) as a multipart message (the
+//! Markdown as the plain-text part, the HTML as the rich part); transient
+//! SMTP errors (connection, 4xx) are retried the same way.
 
 use std::path::Path;
 
 use secrecy::ExposeSecret;
 
 use super::Digest;
-use crate::config::DeliveryTarget;
+use crate::config::{DeliveryTarget, SmtpTls};
 use crate::fetch::Fetcher;
 
 /// The rendered forms of one digest.
@@ -98,12 +99,82 @@ pub async fn deliver(
                 }
             }
         }
-        DeliveryTarget::Smtp { host, .. } => Delivery {
-            target: format!("smtp:{host}"),
-            attempts: 1,
-            error: Some("SMTP delivery is not built yet (use a directory or webhook target)".to_owned()),
-        },
+        DeliveryTarget::Smtp { host, port, tls, username, password, from, to } => {
+            let target = format!("smtp:{host}:{port}");
+            let message = match email(digest, rendered, from, to) {
+                Ok(m) => m,
+                Err(error) => return Delivery { target, attempts: 1, error: Some(error) },
+            };
+            let transport = match smtp_transport(host, *port, *tls, username.as_deref(), password) {
+                Ok(t) => t,
+                Err(error) => return Delivery { target, attempts: 1, error: Some(error) },
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match lettre::AsyncTransport::send(&transport, message.clone()).await {
+                    Ok(_) => return Delivery { target, attempts: attempt, error: None },
+                    // Permanent (5xx) answers will not change; connection trouble and 4xx may.
+                    Err(e) if !e.is_permanent() => {
+                        if attempt >= SMTP_ATTEMPTS {
+                            return Delivery { target, attempts: attempt, error: Some(format!("SMTP: {e}")) };
+                        }
+                        tokio::time::sleep(SMTP_BACKOFF * 2u32.pow(attempt - 1)).await;
+                    }
+                    Err(e) => {
+                        return Delivery { target, attempts: attempt, error: Some(format!("SMTP: {e}")) };
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Attempts per email delivery.
+const SMTP_ATTEMPTS: u32 = 3;
+/// First wait between email attempts (doubling).
+const SMTP_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The digest as an email: Markdown as the plain-text part, HTML as the rich part.
+fn email(digest: &Digest, rendered: &Rendered, from: &str, to: &[String]) -> Result<lettre::Message, String> {
+    use lettre::message::{Mailbox, MultiPart};
+    let from: Mailbox = from.parse().map_err(|e| format!("the sender `{from}` is not an address: {e}"))?;
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .subject(format!("{}: daily digest for {}", digest.brand, digest.day));
+    for recipient in to {
+        let mailbox: Mailbox =
+            recipient.parse().map_err(|e| format!("the recipient `{recipient}` is not an address: {e}"))?;
+        builder = builder.to(mailbox);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(rendered.markdown.clone(), rendered.html.clone()))
+        .map_err(|e| format!("building the email: {e}"))
+}
+
+/// The SMTP transport the target asks for.
+fn smtp_transport(
+    host: &str,
+    port: u16,
+    tls: SmtpTls,
+    username: Option<&str>,
+    password: &Option<secrecy::SecretString>,
+) -> Result<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>, String> {
+    use lettre::{AsyncSmtpTransport, Tokio1Executor};
+    let builder = match tls {
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+        SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+    }
+    .map_err(|e| format!("SMTP server {host}: {e}"))?;
+    let mut builder = builder.port(port).timeout(Some(std::time::Duration::from_secs(30)));
+    if let (Some(user), Some(password)) = (username, password) {
+        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+            user.to_owned(),
+            password.expose_secret().to_owned(),
+        ));
+    }
+    Ok(builder.build())
 }
 
 /// A Slack-compatible incoming-webhook message: the headline in `text` (what

@@ -486,3 +486,96 @@ async fn the_html_digest_renders_in_headless_chromium() {
     assert!(bytes.len() > 20_000, "a rendered page, not a blank one ({} bytes)", bytes.len());
     println!("digest screenshot: {}", png.display());
 }
+
+/// A minimal SMTP server: the first connection is refused with 421 (busy),
+/// later ones accept one message, whose DATA is kept.
+async fn fake_smtp() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (kept, count) = (Arc::clone(&received), Arc::clone(&connections));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                if n == 0 {
+                    let _ = write.write_all(b"421 busy, try later\r\n").await;
+                    return;
+                }
+                let _ = write.write_all(b"220 localhost ESMTP test\r\n").await;
+                let mut lines = BufReader::new(read).lines();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().expect("lock").push(data.take().unwrap_or_default());
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let reply: &[u8] = match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                        Some("EHLO") | Some("HELO") => b"250-localhost\r\n250 8BITMIME\r\n",
+                        Some("DATA") => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        Some("QUIT") => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = write.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (addr, received, connections)
+}
+
+#[tokio::test]
+async fn email_delivery_retries_a_busy_server_and_sends_both_parts() {
+    let db = setup().await;
+    let (addr, received, connections) = fake_smtp().await;
+    let text = std::fs::read_to_string(example_config()).expect("example config").replace(
+        "[[digest.deliver]]\nkind = \"directory\"\npath = \"/var/lib/brandpulse/digests\"",
+        &format!(
+            "[[digest.deliver]]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             from = \"brandpulse@kestrel.example\"\nto = [\"marketing@kestrel.example\"]",
+            addr.port()
+        ),
+    );
+    assert!(text.contains("kind = \"smtp\""), "the example config's delivery table moved");
+    let (_d, path) = write_temp("brandpulse.toml", text.as_bytes());
+    let path = path.to_string_lossy().into_owned();
+    let url = db.url.clone();
+    let dir = model_dir().to_string_lossy().into_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        brandpulse(
+            &["--config", &path, "digest", "--date", "2026-06-15", "--brand", "Kestrel", "--deliver"],
+            &[("BRANDPULSE_DATABASE_URL", &url), ("BRANDPULSE_MODEL_DIR", &dir)],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "one refused, one accepted");
+    let mails = received.lock().expect("lock").clone();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert!(mail.contains("Subject: Kestrel: daily digest for 2026-06-15"), "{mail}");
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    let rows: Vec<(String, String, i32)> =
+        sqlx::query_as("SELECT target, status, attempts FROM digest_deliveries")
+            .fetch_all(&db.pool)
+            .await
+            .expect("rows");
+    assert_eq!(rows, [(format!("smtp:127.0.0.1:{}", addr.port()), "delivered".to_owned(), 2)]);
+}
