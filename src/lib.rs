@@ -13,12 +13,13 @@
 //! - [`nlp`]: the local transformer (ONNX Runtime, in-process): sentiment per text.
 //! - [`products`]: catalog links, evidence, aspects and names the catalog lacks, per text.
 //! - [`analysis`]: the worker that gives every stored post the active model's sentiment.
+//! - [`digest`]: the daily digest: figures, alert rule, renderers, delivery.
 //! - [`catalog`]: the product catalog file (CSV/JSON), validated before import.
 //! - [`store`]: PostgreSQL: migrations and every SQL statement.
 //! - [`cli`]: the `brandpulse` commands.
 //!
-//! Digests, trends, the API and the daemon arrive in
-//! later parts; see `DESIGN.md` for the map.
+//! Trends are queries in [`store`] with the `trends` command in [`cli`]. The API
+//! and the daemon arrive in later parts; see `DESIGN.md` for the map.
 
 pub mod analysis;
 pub mod catalog;
