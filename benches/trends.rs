@@ -1,22 +1,31 @@
 //! Trend and digest latency on a generated database of 2,000,000 posts.
 //!
-//! Generates (entirely in SQL, `generate_series` into the real schema) a
-//! database `bp_bench_trends` with 2,000,000 posts over the 365 days before
-//! 2026-11-01T00:00Z, 20 brands (3 competitors), 2,000 products, one mention
-//! per post, post sentiment, product mentions with aspects, unlinked names
-//! and fetch runs; then times `Store::trend` for one product over 90 days
-//! (day buckets) and one brand over a year (week buckets),
-//! `Store::rising_products` for a brand over 30 days, and a full digest of one
-//! brand-day, each as median and p95 over repeated runs, and prints
-//! `EXPLAIN (ANALYZE, BUFFERS)` of the two trend queries, checking that
-//! neither reads `posts` or `mentions` by a sequential scan.
+//! Generates (entirely in SQL, `generate_series` into the real schema, about
+//! two minutes on two cores) a database `bp_bench_trends` with 2,000,000 posts
+//! over the 365 days before 2026-11-01T00:00Z, 20 brands (3 competitors),
+//! 2,000 products, one mention per post, post sentiment, product mentions with
+//! aspects, unlinked names and fetch runs. Then times, each as median and p95
+//! over 30 runs after 3 warm-ups on one connection (so the plan cache does
+//! what it does in a long-lived process: custom plans for the first five
+//! executions, then possibly the generic plan):
 //!
-//! Run: `cargo bench --bench trends [-- --keep --reuse --posts N --runs N]`
+//! - `Store::trend` for the most mentioned product over 90 days by day
+//!   (target: under 50 ms) and for the busiest brand over a year by week;
+//! - `Store::rising_products` for that brand over 30 days;
+//! - the full digest of that brand's last day (`digest::build::build`, and
+//!   build + render + save; target: under 1 s).
+//!
+//! It prints `EXPLAIN (ANALYZE, BUFFERS)` of the two trend queries (and of the
+//! rising products query) as custom and as generic plans, OK/FAIL for "no Seq
+//! Scan on posts or mentions", the sequential scans each timed section caused
+//! (from `pg_stat_user_tables`), and a summary table.
+//!
+//! Run: `cargo bench --bench trends [-- --keep --reuse --posts N --runs N --warmups N]`
 //! (needs the database that `bash config/dev-postgres.sh` sets up, or
 //! BRANDPULSE_TEST_ADMIN_URL). The database is dropped and regenerated on
-//! every run (several minutes) and dropped at the end; `--keep` leaves it in
-//! place, `--reuse` keeps it and skips generation when a complete one with
-//! the expected row count exists.
+//! every run and dropped at the end; `--keep` leaves it in place, `--reuse`
+//! keeps it and skips generation when a complete one with the expected post
+//! count exists.
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 use std::time::{Duration, Instant};
@@ -26,7 +35,7 @@ use brandpulse::digest::render;
 use brandpulse::digest::rules::AlertRule;
 use brandpulse::store::{Bucket, Store, Subject, TrendQuery};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 const DATABASE: &str = "bp_bench_trends";
@@ -487,6 +496,8 @@ struct Timing {
     median_ms: f64,
     p95_ms: f64,
     target_ms: Option<f64>,
+    /// Executions on custom / generic plans (statements run more than once).
+    plans: String,
 }
 
 fn timing(query: &str, target_ms: Option<f64>, mut samples: Vec<Duration>) -> Timing {
@@ -496,7 +507,7 @@ fn timing(query: &str, target_ms: Option<f64>, mut samples: Vec<Duration>) -> Ti
     let median_ms = if n % 2 == 1 { ms[n / 2] } else { (ms[n / 2 - 1] + ms[n / 2]) / 2.0 };
     // Nearest rank.
     let p95_ms = ms[((0.95 * n as f64).ceil() as usize).clamp(1, n) - 1];
-    let t = Timing { query: query.to_owned(), runs: n, median_ms, p95_ms, target_ms };
+    let t = Timing { query: query.to_owned(), runs: n, median_ms, p95_ms, target_ms, plans: String::new() };
     println!(
         "{query}: {n} runs, median {median_ms:.1} ms, p95 {p95_ms:.1} ms, min {:.1} ms, max {:.1} ms",
         ms[0],
@@ -525,62 +536,19 @@ where
     (samples, last.expect("at least one run"))
 }
 
-/// The SQL `Store::trend` sends for a brand or product subject, copied from
-/// src/store/trends.rs (`rows_sql` inlined into the `format!` of `trend`);
-/// `$1` model id, `$2` from, `$3` to, `$4` subject id, `$5` source kind, `$6` time zone.
+/// The SQL `Store::trend` sends for a brand or product subject (the store's own text).
 fn trend_sql(product: bool, unit: &str) -> String {
-    let rows = if product {
-        "SELECT pm.mentioned_at AS at, pm.sentiment AS label
-             FROM product_mentions pm
-             WHERE pm.product_id = $4 AND pm.model_id = $1 AND pm.mentioned_at >= $2 AND pm.mentioned_at < $3
-               AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM posts p JOIN sources src ON src.id = p.source_id
-                                                WHERE p.id = pm.post_id AND src.kind = $5))"
-    } else {
-        "SELECT m.mentioned_at AS at, s.label
-             FROM mentions m
-             LEFT JOIN sentiments s ON s.post_id = m.post_id AND s.model_id = $1 AND s.status = 'scored'
-             WHERE m.mentioned_at >= $2 AND m.mentioned_at < $3
-               AND ($4::bigint IS NULL OR m.brand_id = $4)
-               AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM posts p JOIN sources src ON src.id = p.source_id
-                                                WHERE p.id = m.post_id AND src.kind = $5))"
+    let bucket = match unit {
+        "hour" => Bucket::Hour,
+        "week" => Bucket::Week,
+        _ => Bucket::Day,
     };
-    format!(
-        "WITH rows AS ({rows}),
-             series AS (
-                 SELECT generate_series(date_trunc('{unit}', $2 AT TIME ZONE $6),
-                                        date_trunc('{unit}', ($3 - interval '1 microsecond') AT TIME ZONE $6),
-                                        interval '1 {unit}') AS bucket),
-             buckets AS (SELECT bucket FROM series ),
-             counted AS (
-                 SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket,
-                        count(*) AS mentions,
-                        count(*) FILTER (WHERE label = 'positive') AS positive,
-                        count(*) FILTER (WHERE label = 'neutral') AS neutral,
-                        count(*) FILTER (WHERE label = 'negative') AS negative
-                 FROM rows GROUP BY 1)
-             SELECT b.bucket, COALESCE(c.mentions, 0) AS mentions, COALESCE(c.positive, 0) AS positive,
-                    COALESCE(c.neutral, 0) AS neutral, COALESCE(c.negative, 0) AS negative
-             FROM buckets b LEFT JOIN counted c USING (bucket)
-             ORDER BY b.bucket"
-    )
+    let subject = if product { Subject::Product(0) } else { Subject::Brand(0) };
+    brandpulse::store::trend_sql(&subject, bucket)
 }
 
-/// The SQL of `Store::rising_products`, copied from src/store/trends.rs.
-const RISING_SQL: &str = "WITH counts AS (
-                 SELECT pm.product_id,
-                        count(*) FILTER (WHERE pm.mentioned_at >= $2) AS mentions,
-                        count(*) FILTER (WHERE pm.mentioned_at < $2) AS previous
-                 FROM product_mentions pm
-                 WHERE pm.model_id = $1 AND pm.mentioned_at >= $2 - ($3 - $2) AND pm.mentioned_at < $3
-                 GROUP BY pm.product_id)
-             SELECT p.sku, p.name, c.mentions, c.previous
-             FROM counts c JOIN products p ON p.id = c.product_id
-             WHERE c.mentions >= $4
-               AND ($5::bigint IS NULL OR p.brand_id = $5)
-               AND ($6::bigint IS NULL OR p.id = $6)
-               AND ($7::text IS NULL OR lower(p.category) = lower($7))
-             ORDER BY c.mentions::float8 / GREATEST(c.previous, 1) DESC, c.mentions DESC, p.sku
-             LIMIT $8";
+/// The SQL of `Store::rising_products` (the store's own text).
+const RISING_SQL: &str = brandpulse::store::RISING_SQL;
 
 /// One plan of a statement: its mode, execution time and the tables it scans sequentially.
 struct Plan {
@@ -637,10 +605,12 @@ async fn explain(
             }
         } else {
             // The generic plan only in outline: scans and the totals.
-            for line in lines
-                .iter()
-                .filter(|l| l.contains("Scan") || l.contains("Execution Time") || l.contains("Planning Time"))
-            {
+            for line in lines.iter().filter(|l| {
+                l.contains("Scan")
+                    || l.contains("Index Cond")
+                    || l.contains("Rows Removed")
+                    || l.contains("Execution Time")
+            }) {
                 println!("{line}");
             }
         }
@@ -672,7 +642,14 @@ async fn explain(
             .unwrap_or(f64::NAN);
         let seq_scans = lines
             .iter()
-            .filter_map(|l| Some(l.split_once("Seq Scan on ")?.1.split_whitespace().next()?.to_owned()))
+            .filter_map(|l| {
+                let table = l.split_once("Seq Scan on ")?.1.split_whitespace().next()?;
+                Some(if l.contains("(never executed)") {
+                    format!("{table} (never executed)")
+                } else {
+                    table.to_owned()
+                })
+            })
             .collect();
         plans.push(Plan { mode, execution_ms, seq_scans });
     }
@@ -736,9 +713,31 @@ async fn seq_scan_delta(conn: &mut PgConnection, before: &[(String, i64)]) -> Ve
 /// A fresh pool for one measured section: its connections start with an
 /// empty statement cache, as a new `brandpulse` process does, and closing it
 /// at the end of the section makes the server flush their statistics.
-async fn fresh_store(url: &str) -> Store {
-    let pool = PgPoolOptions::new().max_connections(4).connect(url).await.expect("connect to bench database");
-    Store::from_pool(pool)
+async fn fresh_store(url: &str) -> (Store, PgPool) {
+    let pool = PgPoolOptions::new().max_connections(1).connect(url).await.expect("connect to bench database");
+    (Store::from_pool(pool.clone()), pool)
+}
+
+/// Prints, for the statements the section's connection has prepared, how
+/// many executions got a custom plan and how many the generic plan; returns the totals.
+async fn plan_cache(pool: &PgPool) -> (i64, i64) {
+    // The section's one connection (waits until the last query has handed it back).
+    let mut conn = pool.acquire().await.expect("the section's connection");
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT regexp_replace(left(statement, 400), '\\s+', ' ', 'g'), custom_plans, generic_plans
+         FROM pg_prepared_statements WHERE custom_plans + generic_plans > 1 ORDER BY prepare_time",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .expect("pg_prepared_statements");
+    let (mut custom_total, mut generic_total) = (0, 0);
+    for (statement, custom, generic) in rows {
+        let short: String = statement.chars().take(90).collect();
+        println!("  plan cache: {custom:>3} custom, {generic:>3} generic plans: {short}...");
+        custom_total += custom;
+        generic_total += generic;
+    }
+    (custom_total, generic_total)
 }
 
 fn lit(t: DateTime<Utc>) -> String {
@@ -843,40 +842,11 @@ async fn main() {
     println!("\ntimings ({w} warm-up runs, then {n} timed runs each):");
     let mut timings = Vec::new();
 
-    // Sequential scans each measured section caused, from the server's own
-    // counters: this sees the plans actually run, generic plans included.
-    let mut scans: Vec<(&str, Vec<(String, i64)>)> = Vec::new();
-    let before = seq_scans(&mut conn).await;
-    let store = fresh_store(&url).await;
-    let (samples, points) = measure(w, n, || store.trend(&q_product)).await;
-    let points = points.expect("product trend");
-    let total: i64 = points.iter().map(|p| p.mentions).sum();
-    println!("  product trend: {} day buckets, {total} mentions", points.len());
-    timings.push(timing("trend: 1 product, 90 days by day", Some(50.0), samples));
-    store.close().await;
-    scans.push(("trend: product", seq_scan_delta(&mut conn, &before).await));
-
-    let before = seq_scans(&mut conn).await;
-    let store = fresh_store(&url).await;
-    let (samples, points) = measure(w, n, || store.trend(&q_brand)).await;
-    let points = points.expect("brand trend");
-    let total: i64 = points.iter().map(|p| p.mentions).sum();
-    println!("  brand trend: {} week buckets, {total} mentions", points.len());
-    timings.push(timing("trend: 1 brand, 365 days by week", None, samples));
-    store.close().await;
-    scans.push(("trend: brand", seq_scan_delta(&mut conn, &before).await));
-
-    let before = seq_scans(&mut conn).await;
-    let store = fresh_store(&url).await;
-    let (samples, rising) = measure(w, n, || store.rising_products(&q_rising, 5, 10)).await;
-    let rising = rising.expect("rising products");
-    println!("  rising products: {} rows", rising.len());
-    timings.push(timing("rising products: 1 brand, 30 days", None, samples));
-    store.close().await;
-    scans.push(("rising products", seq_scan_delta(&mut conn, &before).await));
-
-    // The full digest of one brand-day, as `brandpulse digest` computes it:
-    // build (its queries and assembly), then render and store it.
+    // Each section runs on a fresh single-connection pool, so the plan cache
+    // behaves as on one long-lived connection: PostgreSQL plans the first five
+    // executions of a statement for their values (custom plans), then may
+    // switch to one generic plan. The sequential scans each section caused are
+    // read from the server's own counters: they see the plans actually run.
     let aliases: Vec<String> = sqlx::query_scalar("SELECT aliases FROM brands WHERE id = $1")
         .bind(brand_id)
         .fetch_one(&mut conn)
@@ -885,32 +855,72 @@ async fn main() {
     let brand_ref = BrandRef { id: brand_id, name: brand.clone(), aliases };
     let rule = AlertRule::default();
     let tz = chrono_tz::Europe::Berlin;
-    let before = seq_scans(&mut conn).await;
-    let store = fresh_store(&url).await;
-    let (samples, digest) = measure(w, n, || build(&store, &brand_ref, last_day, tz, MODEL_ID, &rule)).await;
-    let digest = digest.expect("digest");
-    println!(
-        "  digest {brand} {last_day}: {} mentions, {} alerts, {} rising products, {} new names, {} examples",
-        digest.volume.mentions,
-        digest.alerts.len(),
-        digest.products.rising.len(),
-        digest.new_names.len(),
-        digest.examples.len()
-    );
-    timings.push(timing("digest: 1 brand-day, build", Some(1000.0), samples));
-    let (samples, saved) = measure(w, n, || async {
-        let digest = build(&store, &brand_ref, last_day, tz, MODEL_ID, &rule).await.expect("digest");
-        let (markdown, html, json) =
-            (render::markdown(&digest), render::html(&digest), render::json(&digest));
-        let stats = serde_json::to_value(&digest).expect("digest as JSON");
-        store.save_digest(brand_id, last_day, MODEL_ID, &stats, &markdown, &html).await.expect("save digest");
-        markdown.len() + html.len() + json.len()
-    })
-    .await;
-    println!("  rendered digest: {saved} bytes (Markdown + HTML + JSON)");
-    timings.push(timing("digest: 1 brand-day, build + render + save", Some(1000.0), samples));
-    store.close().await;
-    scans.push(("digest (both)", seq_scan_delta(&mut conn, &before).await));
+    let mut scans: Vec<(&str, Vec<(String, i64)>)> = Vec::new();
+    for section in 0..5 {
+        let before = seq_scans(&mut conn).await;
+        let (store, pool) = fresh_store(&url).await;
+        let (name, target, samples) = match section {
+            0 => {
+                let (samples, points) = measure(w, n, || store.trend(&q_product)).await;
+                let points = points.expect("product trend");
+                let total: i64 = points.iter().map(|p| p.mentions).sum();
+                println!("  product trend: {} day buckets, {total} mentions", points.len());
+                ("trend: 1 product, 90 days by day", Some(50.0), samples)
+            }
+            1 => {
+                let (samples, points) = measure(w, n, || store.trend(&q_brand)).await;
+                let points = points.expect("brand trend");
+                let total: i64 = points.iter().map(|p| p.mentions).sum();
+                println!("  brand trend: {} week buckets, {total} mentions", points.len());
+                ("trend: 1 brand, 365 days by week", None, samples)
+            }
+            2 => {
+                let (samples, rising) = measure(w, n, || store.rising_products(&q_rising, 5, 10)).await;
+                println!("  rising products: {} rows", rising.expect("rising products").len());
+                ("rising products: 1 brand, 30 days", None, samples)
+            }
+            // The full digest of one brand-day, as `brandpulse digest` computes it:
+            // build (its queries and assembly), then render and store it.
+            3 => {
+                let (samples, digest) =
+                    measure(w, n, || build(&store, &brand_ref, last_day, tz, MODEL_ID, &rule)).await;
+                let digest = digest.expect("digest");
+                println!(
+                    "  digest {brand} {last_day}: {} mentions, {} alerts, {} rising products, {} new names, \
+                     {} examples",
+                    digest.volume.mentions,
+                    digest.alerts.len(),
+                    digest.products.rising.len(),
+                    digest.new_names.len(),
+                    digest.examples.len()
+                );
+                ("digest: 1 brand-day, build", Some(1000.0), samples)
+            }
+            _ => {
+                let (samples, bytes) = measure(w, n, || async {
+                    let digest =
+                        build(&store, &brand_ref, last_day, tz, MODEL_ID, &rule).await.expect("digest");
+                    let (markdown, html, json) =
+                        (render::markdown(&digest), render::html(&digest), render::json(&digest));
+                    let stats = serde_json::to_value(&digest).expect("digest as JSON");
+                    store
+                        .save_digest(brand_id, last_day, MODEL_ID, &stats, &markdown, &html)
+                        .await
+                        .expect("save digest");
+                    markdown.len() + html.len() + json.len()
+                })
+                .await;
+                println!("  rendered digest: {bytes} bytes (Markdown + HTML + JSON)");
+                ("digest: 1 brand-day, build + render + save", Some(1000.0), samples)
+            }
+        };
+        let mut t = timing(name, target, samples);
+        let (custom, generic) = plan_cache(&pool).await;
+        t.plans = format!("{custom} / {generic}");
+        timings.push(t);
+        store.close().await;
+        scans.push((name, seq_scan_delta(&mut conn, &before).await));
+    }
 
     println!("\nplans (the SQL of src/store/trends.rs, prepared with the benchmark's parameters):");
     let types = "text, timestamptz, timestamptz, bigint, text, text";
@@ -950,14 +960,17 @@ async fn main() {
     );
 
     println!("\nsummary ({} posts; PostgreSQL on this machine):", o.posts);
-    println!("| query | runs | median ms | p95 ms | target | met? |");
-    println!("| --- | ---: | ---: | ---: | --- | --- |");
+    println!("| query | runs | median ms | p95 ms | target | met? | custom / generic plans |");
+    println!("| --- | ---: | ---: | ---: | --- | --- | --- |");
     for t in &timings {
         let (target, met) = match t.target_ms {
             Some(ms) => (format!("< {ms:.0} ms"), if t.p95_ms < ms { "yes" } else { "no" }.to_owned()),
             None => ("-".to_owned(), "-".to_owned()),
         };
-        println!("| {} | {} | {:.1} | {:.1} | {target} | {met} |", t.query, t.runs, t.median_ms, t.p95_ms);
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {target} | {met} | {} |",
+            t.query, t.runs, t.median_ms, t.p95_ms, t.plans
+        );
     }
     for (section, tables) in &scans {
         let list: Vec<String> = tables.iter().map(|(t, n)| format!("{t} x{n}")).collect();

@@ -35,7 +35,7 @@ pub use posts::{InsertReport, NewMention, NewPost};
 pub use products::{CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductRow};
 pub use sources::SourceState;
 pub use sync::SyncReport;
-pub use trends::{Bucket, RisingProduct, Subject, TrendPoint, TrendQuery};
+pub use trends::{Bucket, RISING_SQL, RisingProduct, Subject, TrendPoint, TrendQuery, trend_sql};
 
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

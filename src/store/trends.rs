@@ -104,12 +104,21 @@ pub struct RisingProduct {
 /// parameter; `$1` model id, `$2` from, `$3` to, `$4` subject, `$5` source kind.
 fn rows_sql(subject: &Subject) -> &'static str {
     match subject {
-        Subject::All | Subject::Brand(_) => {
+        // Separate texts for one brand and for all: a generic plan can use the
+        // (brand_id, mentioned_at) index only when the brand is a plain condition.
+        Subject::Brand(_) => {
             "SELECT m.mentioned_at AS at, s.label
              FROM mentions m
              LEFT JOIN sentiments s ON s.post_id = m.post_id AND s.model_id = $1 AND s.status = 'scored'
-             WHERE m.mentioned_at >= $2 AND m.mentioned_at < $3
-               AND ($4::bigint IS NULL OR m.brand_id = $4)
+             WHERE m.brand_id = $4 AND m.mentioned_at >= $2 AND m.mentioned_at < $3
+               AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM posts p JOIN sources src ON src.id = p.source_id
+                                                WHERE p.id = m.post_id AND src.kind = $5))"
+        }
+        Subject::All => {
+            "SELECT m.mentioned_at AS at, s.label
+             FROM mentions m
+             LEFT JOIN sentiments s ON s.post_id = m.post_id AND s.model_id = $1 AND s.status = 'scored'
+             WHERE m.mentioned_at >= $2 AND m.mentioned_at < $3 AND $4::bigint IS NULL
                AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM posts p JOIN sources src ON src.id = p.source_id
                                                 WHERE p.id = m.post_id AND src.kind = $5))"
         }
@@ -138,38 +147,67 @@ fn rows_sql(subject: &Subject) -> &'static str {
     }
 }
 
+/// The SQL `Store::rising_products` runs: `$1` model id, `$2` from, `$3` to,
+/// `$4` minimum mentions, `$5` brand, `$6` product, `$7` category, `$8` limit.
+/// The products in scope come first, so each is counted on its
+/// `(product_id, mentioned_at)` index range.
+pub const RISING_SQL: &str = "WITH scope AS (
+                 SELECT p.id FROM products p
+                 WHERE ($5::bigint IS NULL OR p.brand_id = $5)
+                   AND ($6::bigint IS NULL OR p.id = $6)
+                   AND ($7::text IS NULL OR lower(p.category) = lower($7))),
+             counts AS (
+                 SELECT pm.product_id,
+                        count(*) FILTER (WHERE pm.mentioned_at >= $2) AS mentions,
+                        count(*) FILTER (WHERE pm.mentioned_at < $2) AS previous
+                 FROM scope JOIN product_mentions pm ON pm.product_id = scope.id
+                 WHERE pm.model_id = $1 AND pm.mentioned_at >= $2 - ($3 - $2) AND pm.mentioned_at < $3
+                 GROUP BY pm.product_id)
+             SELECT p.sku, p.name, c.mentions, c.previous
+             FROM counts c JOIN products p ON p.id = c.product_id
+             WHERE c.mentions >= $4
+             ORDER BY c.mentions::float8 / GREATEST(c.previous, 1) DESC, c.mentions DESC, p.sku
+             LIMIT $8";
+
+/// The SQL `Store::trend` runs (public so the benchmark can `EXPLAIN` the very
+/// same text): `$1` model id, `$2` from, `$3` to, `$4` subject, `$5` source
+/// kind, `$6` time zone.
+pub fn trend_sql(subject: &Subject, bucket: Bucket) -> String {
+    format!(
+        "WITH rows AS ({rows}),
+         series AS (
+             SELECT generate_series(date_trunc('{unit}', $2 AT TIME ZONE $6),
+                                    date_trunc('{unit}', ($3 - interval '1 microsecond') AT TIME ZONE $6),
+                                    interval '1 {unit}') AS bucket),
+         buckets AS (SELECT bucket FROM series {skip_missing}),
+         counted AS (
+             SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket,
+                    count(*) AS mentions,
+                    count(*) FILTER (WHERE label = 'positive') AS positive,
+                    count(*) FILTER (WHERE label = 'neutral') AS neutral,
+                    count(*) FILTER (WHERE label = 'negative') AS negative
+             FROM rows GROUP BY 1)
+         SELECT b.bucket, COALESCE(c.mentions, 0) AS mentions, COALESCE(c.positive, 0) AS positive,
+                COALESCE(c.neutral, 0) AS neutral, COALESCE(c.negative, 0) AS negative
+         FROM buckets b LEFT JOIN counted c USING (bucket)
+         ORDER BY b.bucket",
+        rows = rows_sql(subject),
+        unit = bucket.unit(),
+        // A local hour that does not exist (skipped by a DST jump) is not a bucket:
+        // it does not survive the round trip local -> instant -> local.
+        skip_missing = if bucket == Bucket::Hour {
+            "WHERE (bucket AT TIME ZONE $6) AT TIME ZONE $6 = bucket"
+        } else {
+            ""
+        },
+    )
+}
+
 impl Store {
     /// Mentions and sentiment per bucket, every bucket of the range included.
     pub async fn trend(&self, q: &TrendQuery) -> Result<Vec<TrendPoint>, StoreError> {
         let action = "computing a trend";
-        let sql = format!(
-            "WITH rows AS ({rows}),
-             series AS (
-                 SELECT generate_series(date_trunc('{unit}', $2 AT TIME ZONE $6),
-                                        date_trunc('{unit}', ($3 - interval '1 microsecond') AT TIME ZONE $6),
-                                        interval '1 {unit}') AS bucket),
-             buckets AS (SELECT bucket FROM series {skip_missing}),
-             counted AS (
-                 SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket,
-                        count(*) AS mentions,
-                        count(*) FILTER (WHERE label = 'positive') AS positive,
-                        count(*) FILTER (WHERE label = 'neutral') AS neutral,
-                        count(*) FILTER (WHERE label = 'negative') AS negative
-                 FROM rows GROUP BY 1)
-             SELECT b.bucket, COALESCE(c.mentions, 0) AS mentions, COALESCE(c.positive, 0) AS positive,
-                    COALESCE(c.neutral, 0) AS neutral, COALESCE(c.negative, 0) AS negative
-             FROM buckets b LEFT JOIN counted c USING (bucket)
-             ORDER BY b.bucket",
-            rows = rows_sql(&q.subject),
-            unit = q.bucket.unit(),
-            // A local hour that does not exist (skipped by a DST jump) is not a bucket:
-            // it does not survive the round trip local -> instant -> local.
-            skip_missing = if q.bucket == Bucket::Hour {
-                "WHERE (bucket AT TIME ZONE $6) AT TIME ZONE $6 = bucket"
-            } else {
-                ""
-            },
-        );
+        let sql = trend_sql(&q.subject, q.bucket);
         let query = sqlx::query(&sql).bind(&q.model_id).bind(q.from).bind(q.to);
         let query = match &q.subject {
             Subject::All => query.bind(Option::<i64>::None),
@@ -216,34 +254,18 @@ impl Store {
             Subject::Category(c) => (None, None, Some(c.clone())),
             Subject::All | Subject::Aspect(_) => (None, None, None),
         };
-        let rows = sqlx::query(
-            "WITH counts AS (
-                 SELECT pm.product_id,
-                        count(*) FILTER (WHERE pm.mentioned_at >= $2) AS mentions,
-                        count(*) FILTER (WHERE pm.mentioned_at < $2) AS previous
-                 FROM product_mentions pm
-                 WHERE pm.model_id = $1 AND pm.mentioned_at >= $2 - ($3 - $2) AND pm.mentioned_at < $3
-                 GROUP BY pm.product_id)
-             SELECT p.sku, p.name, c.mentions, c.previous
-             FROM counts c JOIN products p ON p.id = c.product_id
-             WHERE c.mentions >= $4
-               AND ($5::bigint IS NULL OR p.brand_id = $5)
-               AND ($6::bigint IS NULL OR p.id = $6)
-               AND ($7::text IS NULL OR lower(p.category) = lower($7))
-             ORDER BY c.mentions::float8 / GREATEST(c.previous, 1) DESC, c.mentions DESC, p.sku
-             LIMIT $8",
-        )
-        .bind(&q.model_id)
-        .bind(q.from)
-        .bind(q.to)
-        .bind(min_mentions)
-        .bind(brand)
-        .bind(product)
-        .bind(category)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query(action))?;
+        let rows = sqlx::query(RISING_SQL)
+            .bind(&q.model_id)
+            .bind(q.from)
+            .bind(q.to)
+            .bind(min_mentions)
+            .bind(brand)
+            .bind(product)
+            .bind(category)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(action))?;
         rows.iter()
             .map(|r| {
                 let (mentions, previous): (i64, i64) = (r.try_get("mentions")?, r.try_get("previous")?);
