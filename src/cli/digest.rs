@@ -12,14 +12,13 @@ use crate::digest::deliver::{Rendered, deliver};
 use crate::digest::render;
 use crate::digest::rules::AlertRule;
 use crate::fetch::Fetcher;
-use crate::nlp::ModelManifest;
 use crate::store::Store;
 
 /// Arguments of `digest`.
 #[derive(Debug, Args)]
 pub struct DigestArgs {
     /// The day (YYYY-MM-DD, in the digest time zone; default: yesterday there).
-    #[arg(long, value_name = "DAY", value_parser = parse_day)]
+    #[arg(long, value_name = "DAY", value_parser = super::parse_day)]
     pub date: Option<NaiveDate>,
 
     /// Only this brand (default: every brand that is not a competitor).
@@ -46,10 +45,6 @@ pub enum DigestFormatArg {
     Json,
 }
 
-fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a day (YYYY-MM-DD)"))
-}
-
 /// `brandpulse digest`.
 pub async fn digest(
     args: &DigestArgs,
@@ -67,9 +62,7 @@ pub async fn digest(
         }
         None => rows.iter().filter(|r| r.enabled && !r.competitor).collect(),
     };
-    let model_id = ModelManifest::read(&config.model.dir)?
-        .model_id_for(config.model.variant)
-        .map_err(|message| crate::nlp::NlpError::Manifest { dir: config.model.dir.clone(), message })?;
+    let model_id = super::active_model_id(config)?;
     let fetcher = if args.deliver {
         Some(Fetcher::new(&config.fetch).map_err(crate::crawl::CrawlError::from)?)
     } else {

@@ -203,6 +203,22 @@ pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
+/// A day argument, `YYYY-MM-DD` (`--date`, `--from`, `--to`).
+pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a day (YYYY-MM-DD)"))
+}
+
+/// The model id the config's `[model]` stores results under, read from the
+/// model directory's manifest (no model is loaded): what `trends` and
+/// `digest` read.
+pub(crate) fn active_model_id(config: &Config) -> Result<String, CliError> {
+    let manifest = crate::nlp::ModelManifest::read(&config.model.dir)?;
+    Ok(manifest
+        .model_id_for(config.model.variant)
+        .map_err(|message| crate::nlp::NlpError::Manifest { dir: config.model.dir.clone(), message })?)
+}
+
 /// The id of the brand named `name` (ignoring case), or a usage error listing the known ones.
 pub(crate) async fn brand_id(store: &Store, name: Option<&str>) -> Result<Option<i64>, CliError> {
     let Some(name) = name else { return Ok(None) };

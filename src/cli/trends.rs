@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::{CliError, OutputFormat};
 use crate::config::Config;
-use crate::nlp::ModelManifest;
+use crate::digest::build::day_start;
 use crate::store::{Bucket, Store, Subject, TrendQuery};
 
 /// Arguments of `trends`.
@@ -35,11 +35,11 @@ pub struct TrendsArgs {
     pub since: Option<Duration>,
 
     /// First day (YYYY-MM-DD, in the digest time zone), with --to.
-    #[arg(long, value_name = "DAY", value_parser = parse_day, requires = "to")]
+    #[arg(long, value_name = "DAY", value_parser = super::parse_day, requires = "to")]
     pub from: Option<NaiveDate>,
 
     /// Last day, included (YYYY-MM-DD), with --from.
-    #[arg(long, value_name = "DAY", value_parser = parse_day, requires = "from")]
+    #[arg(long, value_name = "DAY", value_parser = super::parse_day, requires = "from")]
     pub to: Option<NaiveDate>,
 
     /// Bucket width.
@@ -87,24 +87,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a day (YYYY-MM-DD)"))
-}
-
-/// Local midnight of `day` in `tz`, as UTC (the first instant of the day on DST days too).
-fn local_midnight(day: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let naive = day.and_time(chrono::NaiveTime::MIN);
-    match tz.from_local_datetime(&naive) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
-        // Midnight skipped by a DST jump: the day starts an hour later.
-        chrono::LocalResult::None => tz
-            .from_local_datetime(&(naive + Duration::hours(1)))
-            .earliest()
-            .map_or(naive.and_utc(), |t| t.with_timezone(&Utc)),
-    }
-}
-
 /// `brandpulse trends`.
 pub async fn trends(
     args: &TrendsArgs,
@@ -118,7 +100,7 @@ pub async fn trends(
             if from > to {
                 return Err(CliError::Usage(format!("--from {from} is after --to {to}")));
             }
-            (local_midnight(from, tz), local_midnight(to + Duration::days(1), tz))
+            (day_start(from, tz), day_start(to + Duration::days(1), tz))
         }
         _ => {
             let now = Utc::now();
@@ -165,9 +147,7 @@ pub async fn trends(
     } else {
         Subject::All
     };
-    let model_id = ModelManifest::read(&config.model.dir)?
-        .model_id_for(config.model.variant)
-        .map_err(|message| crate::nlp::NlpError::Manifest { dir: config.model.dir.clone(), message })?;
+    let model_id = super::active_model_id(config)?;
     let query = TrendQuery {
         subject,
         from,
@@ -265,16 +245,5 @@ mod tests {
         assert_eq!(parse_duration("8w").unwrap(), Duration::weeks(8));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
         assert!(parse_duration("0s").is_err());
-    }
-
-    #[test]
-    fn local_midnight_follows_the_time_zone_and_dst() {
-        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
-        // CET (UTC+1) at midnight of the DST day; the next midnight is CEST (UTC+2): a 23-hour day.
-        let start = local_midnight(day, berlin);
-        let end = local_midnight(day.succ_opt().unwrap(), berlin);
-        assert_eq!(start.to_rfc3339(), "2026-03-28T23:00:00+00:00");
-        assert_eq!((end - start).num_hours(), 23);
     }
 }

@@ -349,6 +349,17 @@ mod tests {
     }
 
     #[test]
+    fn day_start_is_local_midnight_across_the_spring_dst_change() {
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        // CET (UTC+1) at midnight of the DST day; the next midnight is CEST (UTC+2): a 23-hour day.
+        let start = day_start(day, berlin);
+        let end = day_start(day.succ_opt().unwrap(), berlin);
+        assert_eq!(start.to_rfc3339(), "2026-03-28T23:00:00+00:00");
+        assert_eq!((end - start).num_hours(), 23);
+    }
+
+    #[test]
     fn day_start_follows_the_time_zone() {
         let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
