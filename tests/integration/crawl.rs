@@ -29,7 +29,7 @@ competitor = true
 "#;
 
 /// A config with these `[[sources]]` tables and fetch settings for tests.
-fn config_text(sources: &str, fetch_extra: &str) -> String {
+pub fn config_text(sources: &str, fetch_extra: &str) -> String {
     format!(
         "[database]\nurl = \"postgres://unused@127.0.0.1/unused\"\n{BRANDS}\n{sources}\n[fetch]\n\
          contact_url = \"https://brandpulse.example/contact\"\nper_host_requests_per_minute = 6000\n\
@@ -37,13 +37,15 @@ fn config_text(sources: &str, fetch_extra: &str) -> String {
     )
 }
 
-fn source(name: &str, kind: &str, url: &str, extra: &str) -> String {
+/// One `[[sources]]` table.
+pub fn source(name: &str, kind: &str, url: &str, extra: &str) -> String {
     format!(
         "[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\nschedule = \"0 */15 * * * *\"\n{extra}\n"
     )
 }
 
-fn load(text: &str) -> Config {
+/// Parses a test config (panics with the problems when it is invalid).
+pub fn load(text: &str) -> Config {
     Config::from_bytes(Path::new("/etc/brandpulse/test.toml"), text.as_bytes(), &Env::default())
         .unwrap_or_else(|e| panic!("test config invalid: {e}"))
 }

@@ -197,30 +197,7 @@ async fn product_linking_and_targeted_sentiment_meet_the_reported_figures() {
     }
 }
 
-/// Brands and products that the recorded payloads really mention.
-const PIPELINE_CONFIG: &str = r#"
-[database]
-url = "postgres://unused@127.0.0.1/unused"
-
-[[brands]]
-name = "Google"
-aliases = ["Google", "YouTube", "@Google"]
-
-[[brands]]
-name = "GitHub"
-aliases = ["GitHub"]
-
-[[brands]]
-name = "Microsoft"
-aliases = ["Microsoft", "Windows"]
-competitor = true
-
-[fetch]
-contact_url = "https://brandpulse.example/contact"
-per_host_requests_per_minute = 6000
-per_host_concurrency = 4
-"#;
-
+/// Products of the brands (`crawl::config_text`'s) that the recorded payloads really mention.
 const PIPELINE_CATALOG: &str = "sku,name,brand,category,aliases\n\
     G-CHROME,Google Chrome,Google,Software,Chrome\n\
     G-ANDROID,Android,Google,Software,Android OS\n\
@@ -233,11 +210,7 @@ const PIPELINE_CATALOG: &str = "sku,name,brand,category,aliases\n\
     MS-VS,Visual Studio,Microsoft,Software,VS IDE\n";
 
 fn pipeline_config(base: &str) -> Config {
-    let source = |name: &str, kind: &str, url: &str, extra: &str| {
-        format!(
-            "[[sources]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"\nschedule = \"0 */15 * * * *\"\n{extra}\n"
-        )
-    };
+    use crate::crawl::{config_text, load, source};
     let sources = [
         source("hn", "hackernews", base, "query = \"google\"\n"),
         source("mastodon", "mastodon", base, "[sources.params]\ntag = \"google\"\nmax_pages = 1\n"),
@@ -248,9 +221,7 @@ fn pipeline_config(base: &str) -> Config {
         source("youtube", "feed", &format!("{base}/fixtures/rss-atom/atom-youtube-channel-google.xml"), ""),
     ]
     .concat();
-    let text = format!("{PIPELINE_CONFIG}\n{sources}");
-    Config::from_bytes(Path::new("/etc/brandpulse/test.toml"), text.as_bytes(), &Env::default())
-        .unwrap_or_else(|e| panic!("test config invalid: {e}"))
+    load(&config_text(&sources, ""))
 }
 
 async fn crawl(store: &brandpulse::store::Store, config: &Config) -> u64 {
