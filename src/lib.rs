@@ -18,14 +18,24 @@
 //! - [`store`]: PostgreSQL: migrations and every SQL statement.
 //! - [`cli`]: the `brandpulse` commands.
 //!
-//! Trends are queries in [`store`] with the `trends` command in [`cli`]. The API
-//! and the daemon arrive in later parts; see `DESIGN.md` for the map.
+//! - [`trends`]: trend requests shared by the `trends` command and the API.
+//! - [`api`]: the HTTP API (axum) and the server the dashboard runs in.
+//! - [`dashboard`]: server-rendered pages with inline SVG charts.
+//! - [`demo`]: `brandpulse demo`: the whole pipeline offline, on bundled sample posts.
+//!
+//! The daemon arrives in a later part; see `DESIGN.md` for the map.
+
+// The demo server renders whole Mastodon statuses with one `json!` literal.
+#![recursion_limit = "256"]
 
 pub mod analysis;
+pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod crawl;
+pub mod dashboard;
+pub mod demo;
 pub mod digest;
 pub mod fetch;
 pub mod matching;
@@ -34,3 +44,4 @@ pub mod normalize;
 pub mod products;
 pub mod sources;
 pub mod store;
+pub mod trends;

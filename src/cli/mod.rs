@@ -17,6 +17,7 @@ use crate::crawl::{CrawlError, Crawler, SourceReport};
 use crate::fetch::Fetcher;
 use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
+pub mod demo;
 pub mod digest;
 pub mod model;
 pub mod trends;
@@ -100,6 +101,13 @@ pub enum Command {
     /// Score every stored post the active model has not read yet, with a progress bar.
     #[command(after_help = "Example:\n  brandpulse analyze-pending")]
     AnalyzePending(model::PendingArgs),
+
+    /// Run the whole pipeline offline on bundled sample posts (14 days, four kinds of source),
+    /// print a summary, then serve the dashboard; meant for a database of its own.
+    #[command(after_help = "Examples:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@127.0.0.1:5432/brandpulse_demo \\\n    \
+                            brandpulse --config config/brandpulse.example.toml demo\n  \
+                            brandpulse demo --no-serve --out /tmp/brandpulse-demo")]
+    Demo(demo::DemoArgs),
 }
 
 /// Arguments of `crawl`.
@@ -195,18 +203,12 @@ pub struct AliasArgs {
 
 /// `--since`: a day (`2026-11-01`, UTC midnight) or an RFC 3339 time.
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+    crate::trends::parse_time(text)
 }
 
 /// A day argument, `YYYY-MM-DD` (`--date`, `--from`, `--to`).
 pub fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("`{text}` is not a day (YYYY-MM-DD)"))
+    crate::trends::parse_day(text)
 }
 
 /// The model id the config's `[model]` stores results under, read from the
@@ -299,6 +301,9 @@ pub enum CliError {
         /// Deliveries that failed.
         failed: usize,
     },
+    /// The demo failed.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
     /// Some sources failed (each is reported and recorded).
     #[error("{failed} of {total} sources failed; see the table above and `fetch_runs`")]
     SourcesFailed {
@@ -315,6 +320,7 @@ impl CliError {
         match self {
             CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) | CliError::Input { .. } => 2,
             CliError::Crawl(CrawlError::UnknownSource(_)) => 2,
+            CliError::Demo(e) => e.exit_code(),
             CliError::Store(_)
             | CliError::Output(_)
             | CliError::Crawl(_)
@@ -340,12 +346,17 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
     match &cli.command {
         Command::Eval(args) if args.model.model.is_some() => return model::eval(args, None, out).await,
         Command::Analyze(args) if args.model.model.is_some() => return model::analyze(args, None, out).await,
+        // With no config file anywhere, the demo runs on the built-in example config.
+        Command::Demo(args) if cli.config.is_none() && env.get(crate::config::CONFIG_ENV).is_none() && !path.exists() => {
+            return demo::demo(args, None, env, out).await;
+        }
         _ => {}
     }
     let config = Config::load(&path, env)?;
     match cli.command {
         Command::Eval(args) => model::eval(&args, Some(&config), out).await,
         Command::Analyze(args) => model::analyze(&args, Some(&config), out).await,
+        Command::Demo(args) => demo::demo(&args, Some(config), env, out).await,
         Command::AnalyzePending(args) => {
             let store = open(&config).await?;
             let result = model::analyze_pending(&args, &config, &store, out).await;

@@ -4,12 +4,11 @@ use std::io::Write;
 
 use chrono::{Duration, NaiveDate, Utc};
 use clap::{Args, ValueEnum};
-use serde_json::json;
 
 use super::{CliError, OutputFormat};
 use crate::config::Config;
-use crate::digest::build::day_start;
-use crate::store::{Bucket, Store, Subject, TrendQuery};
+use crate::store::{Bucket, Store};
+use crate::trends::{RISING_MIN_MENTIONS, TrendsError, TrendsReport, TrendsRequest, parse_duration};
 
 /// Arguments of `trends`.
 #[derive(Debug, Args)]
@@ -47,7 +46,7 @@ pub struct TrendsArgs {
     pub bucket: BucketArg,
 
     /// Only posts from sources of this kind.
-    #[arg(long, value_name = "KIND", value_parser = ["feed", "hackernews", "mastodon", "reddit", "lemmy", "bluesky", "html"])]
+    #[arg(long, value_name = "KIND", value_parser = crate::trends::SOURCE_KINDS)]
     pub source: Option<String>,
 
     /// Output format.
@@ -66,25 +65,25 @@ pub enum BucketArg {
     Week,
 }
 
-/// More buckets than this is a mistake (hours over years), not a question.
-const MAX_BUCKETS: i64 = 20_000;
-/// Products need this many mentions in the period to rank as rising.
-const RISING_MIN_MENTIONS: i64 = 5;
-
-/// `30d`, `12h`, `8w`, `90m` and anything humantime reads (`1h 30m`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let std = if let Some(weeks) = trimmed.strip_suffix('w').and_then(|n| n.parse::<u64>().ok()) {
-        std::time::Duration::from_secs(weeks * 7 * 86_400)
-    } else {
-        humantime::parse_duration(trimmed)
-            .map_err(|e| format!("`{text}` is not a duration such as 30d or 12h ({e})"))?
-    };
-    let duration = Duration::from_std(std).map_err(|_| format!("`{text}` is too long"))?;
-    if duration <= Duration::zero() {
-        return Err(format!("`{text}` is not a positive duration"));
+impl TrendsArgs {
+    /// The request these flags make (the API builds the same from query parameters).
+    pub fn request(&self) -> TrendsRequest {
+        TrendsRequest {
+            brand: self.brand.clone(),
+            product: self.product.clone(),
+            category: self.category.clone(),
+            aspect: self.aspect.clone(),
+            since: self.since,
+            from: self.from,
+            to: self.to,
+            bucket: Some(match self.bucket {
+                BucketArg::Hour => Bucket::Hour,
+                BucketArg::Day => Bucket::Day,
+                BucketArg::Week => Bucket::Week,
+            }),
+            source: self.source.clone(),
+        }
     }
-    Ok(duration)
 }
 
 /// `brandpulse trends`.
@@ -94,85 +93,28 @@ pub async fn trends(
     store: &Store,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let tz = config.digest.time_zone;
-    let (from, to) = match (args.from, args.to) {
-        (Some(from), Some(to)) => {
-            if from > to {
-                return Err(CliError::Usage(format!("--from {from} is after --to {to}")));
-            }
-            (day_start(from, tz), day_start(to + Duration::days(1), tz))
-        }
-        _ => {
-            let now = Utc::now();
-            (now - args.since.unwrap_or(Duration::days(30)), now)
-        }
-    };
-    let bucket = match args.bucket {
-        BucketArg::Hour => Bucket::Hour,
-        BucketArg::Day => Bucket::Day,
-        BucketArg::Week => Bucket::Week,
-    };
-    let width = match bucket {
-        Bucket::Hour => Duration::hours(1),
-        Bucket::Day => Duration::days(1),
-        Bucket::Week => Duration::weeks(1),
-    };
-    if (to - from).num_seconds() / width.num_seconds() > MAX_BUCKETS {
-        return Err(CliError::Usage(format!(
-            "--bucket {}: more than {MAX_BUCKETS} buckets in that period; use a wider bucket",
-            bucket_name(bucket)
-        )));
-    }
-    let subject = if let Some(name) = &args.brand {
-        Subject::Brand(super::brand_id(store, Some(name)).await?.unwrap_or_default())
-    } else if let Some(sku) = &args.product {
-        match store.product_id(sku).await? {
-            Some(id) => Subject::Product(id),
-            None => return Err(CliError::Usage(format!("--product: no product with SKU `{sku}`"))),
-        }
-    } else if let Some(category) = &args.category {
-        if !store.category_exists(category).await? {
-            return Err(CliError::Usage(format!("--category: no product has the category `{category}`")));
-        }
-        Subject::Category(category.clone())
-    } else if let Some(aspect) = &args.aspect {
-        if !config.aspects.aspects().any(|(name, _)| name == aspect) {
-            let known: Vec<&str> = config.aspects.aspects().map(|(name, _)| name).collect();
-            return Err(CliError::Usage(format!(
-                "--aspect: no aspect `{aspect}` (known: {})",
-                known.join(", ")
-            )));
-        }
-        Subject::Aspect(aspect.clone())
-    } else {
-        Subject::All
-    };
     let model_id = super::active_model_id(config)?;
-    let query = TrendQuery {
-        subject,
-        from,
-        to,
-        bucket,
-        time_zone: tz.name().to_owned(),
-        source_kind: args.source.clone(),
-        model_id: model_id.clone(),
+    let report = match args.request().report(store, config, &model_id, Utc::now()).await {
+        Ok(report) => report,
+        Err(TrendsError::BadArgument { argument, message }) => {
+            return Err(CliError::Usage(format!("--{argument}: {message}")));
+        }
+        Err(TrendsError::Store(e)) => return Err(e.into()),
     };
-    let points = store.trend(&query).await?;
-    let rising = store.rising_products(&query, RISING_MIN_MENTIONS, 10).await?;
+    let TrendsReport { points, rising_products: rising, .. } = &report;
+    let bucket = args.request().bucket.unwrap_or(Bucket::Day);
+    let tz = config.digest.time_zone;
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "from": from, "to": to, "bucket": bucket_name(bucket), "time_zone": tz.name(),
-                "model_id": model_id, "points": points, "rising_products": rising,
-                "rising_min_mentions": RISING_MIN_MENTIONS,
-            });
+            let value =
+                serde_json::to_string(&report).map_err(|e| CliError::Output(std::io::Error::other(e)))?;
             writeln!(out, "{value}")?;
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(["bucket", "mentions", "positive", "neutral", "negative", "net_sentiment"])
                 .map_err(super::csv_error)?;
-            for p in &points {
+            for p in points {
                 w.write_record([
                     p.bucket.format("%Y-%m-%dT%H:%M").to_string(),
                     p.mentions.to_string(),
@@ -190,7 +132,7 @@ pub async fn trends(
             table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
             table.set_header(["Bucket", "Mentions", "Positive", "Neutral", "Negative", "Net"]);
             let format = if bucket == Bucket::Hour { "%Y-%m-%d %H:00" } else { "%Y-%m-%d" };
-            for p in &points {
+            for p in points {
                 table.add_row([
                     p.bucket.format(format).to_string(),
                     p.mentions.to_string(),
@@ -209,7 +151,7 @@ pub async fn trends(
                     out,
                     "rising products (this period against the one before, at least {RISING_MIN_MENTIONS} mentions):"
                 )?;
-                for r in &rising {
+                for r in rising {
                     writeln!(
                         out,
                         "  {} {}: {} (before {}), {:+.0}%",
@@ -224,26 +166,4 @@ pub async fn trends(
         }
     }
     Ok(())
-}
-
-fn bucket_name(bucket: Bucket) -> &'static str {
-    match bucket {
-        Bucket::Hour => "hour",
-        Bucket::Day => "day",
-        Bucket::Week => "week",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_days_hours_and_weeks() {
-        assert_eq!(parse_duration("30d").unwrap(), Duration::days(30));
-        assert_eq!(parse_duration("12h").unwrap(), Duration::hours(12));
-        assert_eq!(parse_duration("8w").unwrap(), Duration::weeks(8));
-        assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
-        assert!(parse_duration("0s").is_err());
-    }
 }

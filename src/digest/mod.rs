@@ -18,7 +18,7 @@ use serde::Serialize;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything the digest of one brand-day says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Digest {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -51,7 +51,7 @@ pub struct Digest {
 }
 
 /// Volume and sentiment of one day.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Volume {
     /// Posts mentioning the brand.
     pub mentions: u64,
@@ -78,7 +78,7 @@ pub struct Volume {
 }
 
 /// One brand's share of all watched brands' mentions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ShareOfVoice {
     /// Brand name.
     pub brand: String,
@@ -91,7 +91,7 @@ pub struct ShareOfVoice {
 }
 
 /// The product sections.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Products {
     /// Most mentioned that day.
     pub most_mentioned: Vec<ProductStat>,
@@ -102,7 +102,7 @@ pub struct Products {
 }
 
 /// One product's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProductStat {
     /// SKU.
     pub sku: String,
@@ -129,7 +129,7 @@ pub struct ProductStat {
 }
 
 /// An aspect and how often it came up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AspectCount {
     /// Aspect name.
     pub aspect: String,
@@ -138,7 +138,7 @@ pub struct AspectCount {
 }
 
 /// A name the catalog lacks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NewName {
     /// As written.
     pub surface: String,
@@ -151,7 +151,7 @@ pub struct NewName {
 }
 
 /// An example post.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Example {
     /// `positive` or `negative`.
     pub sentiment: String,
@@ -162,6 +162,7 @@ pub struct Example {
     /// A short excerpt (at most ~280 characters) around the first brand or product mention.
     pub excerpt: String,
     /// Byte ranges in `excerpt` to highlight (the brand or product names).
+    #[schema(value_type = Vec<Vec<u64>>)]
     pub highlights: Vec<(usize, usize)>,
     /// Link to the post.
     pub url: Option<String>,
@@ -170,7 +171,7 @@ pub struct Example {
 }
 
 /// A source that looked broken that day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SourceHealth {
     /// Source name.
     pub source: String,
@@ -183,7 +184,7 @@ pub struct SourceHealth {
 }
 
 /// One day of the sparkline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DayPoint {
     /// The day.
     pub day: NaiveDate,

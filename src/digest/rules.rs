@@ -38,7 +38,7 @@
 use serde::Serialize;
 
 /// What an alert flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// Far more mentions than usual.
@@ -61,7 +61,7 @@ impl AlertKind {
 }
 
 /// One alert, with the numbers it was decided on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     /// What it flags.
     pub kind: AlertKind,

@@ -207,8 +207,21 @@ impl Store {
         let selected = "SELECT p.id FROM posts p
              WHERE ($2::timestamptz IS NULL OR COALESCE(p.published_at, p.fetched_at) >= $2)
                AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM mentions m WHERE m.post_id = p.id AND m.brand_id = $3))";
-        for table in ["sentiments", "product_mentions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE model_id = $1 AND post_id IN ({selected})"))
+        // Deleted labels leave the brand sentiment rollup in the same statement.
+        let sentiments = format!(
+            "WITH gone AS (
+                 DELETE FROM sentiments WHERE model_id = $1 AND post_id IN ({selected})
+                 RETURNING post_id, model_id, label),
+             labelled AS (
+                 SELECT m.brand_id, gone.model_id, m.mentioned_at, gone.label
+                 FROM gone JOIN mentions m ON m.post_id = gone.post_id)
+             {rollup}",
+            rollup = super::rollups::sentiment_remove("labelled"),
+        );
+        let product_mentions =
+            format!("DELETE FROM product_mentions WHERE model_id = $1 AND post_id IN ({selected})");
+        for sql in [sentiments, product_mentions] {
+            sqlx::query(&sql)
                 .bind(model_id)
                 .bind(filter.since)
                 .bind(filter.brand_id)
@@ -287,19 +300,29 @@ impl Claim {
         let written = if rows.is_empty() {
             0
         } else {
-            sqlx::query(
-                "INSERT INTO sentiments (post_id, model_id, status, label, score, probabilities, chunks)
-                 SELECT post_id, $1, status, label, score, probabilities, chunks
-                 FROM jsonb_to_recordset($2::jsonb) AS input(
-                     post_id bigint, status text, label text, score real, probabilities real[], chunks integer)
-                 ON CONFLICT (post_id, model_id) DO NOTHING",
-            )
+            // Each newly stored label counts once per brand the post mentions in
+            // the brand sentiment rollup, in the same transaction.
+            let n: i64 = sqlx::query_scalar(&format!(
+                "WITH new AS (
+                     INSERT INTO sentiments (post_id, model_id, status, label, score, probabilities, chunks)
+                     SELECT post_id, $1, status, label, score, probabilities, chunks
+                     FROM jsonb_to_recordset($2::jsonb) AS input(
+                         post_id bigint, status text, label text, score real, probabilities real[], chunks integer)
+                     ON CONFLICT (post_id, model_id) DO NOTHING
+                     RETURNING post_id, model_id, label),
+                 labelled AS (
+                     SELECT m.brand_id, new.model_id, m.mentioned_at, new.label
+                     FROM new JOIN mentions m ON m.post_id = new.post_id),
+                 rollup AS ({rollup})
+                 SELECT count(*) FROM new",
+                rollup = super::rollups::sentiment_add("labelled"),
+            ))
             .bind(&self.model_id)
             .bind(serde_json::Value::Array(rows))
-            .execute(&mut *self.tx)
+            .fetch_one(&mut *self.tx)
             .await
-            .map_err(StoreError::query(action))?
-            .rows_affected()
+            .map_err(StoreError::query(action))?;
+            n.max(0) as u64
         };
 
         self.store_product_mentions(results, &mentioned_at).await?;

@@ -438,3 +438,48 @@ impl Store {
         Ok(())
     }
 }
+
+/// A stored digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDigest {
+    /// The digest's JSON form (the documented, versioned shape).
+    pub stats: serde_json::Value,
+    /// Markdown.
+    pub markdown: String,
+    /// Email-ready HTML.
+    pub html: String,
+    /// The model id it was made with.
+    pub model_id: String,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// The stored digest of a brand-day, if one was made.
+    pub async fn stored_digest(
+        &self,
+        brand_id: i64,
+        day: NaiveDate,
+    ) -> Result<Option<StoredDigest>, StoreError> {
+        let action = "reading a digest";
+        let row = sqlx::query(
+            "SELECT stats, markdown, html, model_id, generated_at FROM digests WHERE brand_id = $1 AND day = $2",
+        )
+        .bind(brand_id)
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        row.map(|r| {
+            Ok(StoredDigest {
+                stats: r.try_get("stats")?,
+                markdown: r.try_get("markdown")?,
+                html: r.try_get("html")?,
+                model_id: r.try_get("model_id")?,
+                generated_at: r.try_get("generated_at")?,
+            })
+        })
+        .transpose()
+        .map_err(StoreError::query(action))
+    }
+}

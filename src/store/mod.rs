@@ -10,8 +10,10 @@ mod analysis;
 mod brands;
 mod digest;
 mod fetch_runs;
+mod mentions;
 mod posts;
 mod products;
+mod rollups;
 mod sources;
 mod sync;
 mod trends;
@@ -29,11 +31,18 @@ pub use analysis::{
     Claim, NewProductMention, NewUnlinked, Outcome, PendingPost, PostFilter, PostResult, SentimentRow,
 };
 pub use brands::{BrandRow, SyncCounts};
-pub use digest::{AspectDay, BrandVolume, ExamplePost, LabelCounts, NameDay, ProductDay, SourceDay};
+pub use digest::{
+    AspectDay, BrandVolume, ExamplePost, LabelCounts, NameDay, ProductDay, SourceDay, StoredDigest,
+};
 pub use fetch_runs::{RunResult, RunStatus};
+pub use mentions::{MentionCursor, MentionFilter, MentionProduct, MentionRow};
 pub use posts::{InsertReport, NewMention, NewPost};
-pub use products::{CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductRow};
-pub use sources::SourceState;
+pub use products::{
+    AspectSummary, CatalogImportReport, CatalogProduct, GapRow, NewProduct, ProductMentionRow, ProductRow,
+    ProductSummary,
+};
+pub use rollups::SlotRow;
+pub use sources::{SourceHealthRow, SourceState};
 pub use sync::SyncReport;
 pub use trends::{Bucket, RISING_SQL, RisingProduct, Subject, TrendPoint, TrendQuery, trend_sql};
 
@@ -119,6 +128,15 @@ pub struct Store {
 }
 
 impl Store {
+    /// Whether the database answers (a round trip on a pooled connection).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::query("checking the database"))
+    }
+
     /// Connects (without migrating).
     pub async fn connect(config: &DatabaseConfig) -> Result<Store, StoreError> {
         let connect_error = |source| StoreError::Connect { url: config.display_url(), source };

@@ -113,18 +113,26 @@ impl Store {
         let new_mentions = if mentions.is_empty() {
             0
         } else {
-            sqlx::query(
-                "INSERT INTO mentions (post_id, brand_id, mentioned_at, matched_terms, matches)
-                 SELECT post_id, brand_id, mentioned_at, matched_terms, matches
-                 FROM jsonb_to_recordset($1::jsonb) AS input(
-                     post_id bigint, brand_id bigint, mentioned_at timestamptz, matched_terms text[], matches jsonb)
-                 ON CONFLICT (post_id, brand_id) DO NOTHING",
-            )
+            // The brand volume rollup counts the mentions actually inserted, in
+            // the same transaction (a data-modifying CTE runs whether or not the
+            // outer query reads it).
+            let n: i64 = sqlx::query_scalar(&format!(
+                "WITH new AS (
+                     INSERT INTO mentions (post_id, brand_id, mentioned_at, matched_terms, matches)
+                     SELECT post_id, brand_id, mentioned_at, matched_terms, matches
+                     FROM jsonb_to_recordset($1::jsonb) AS input(
+                         post_id bigint, brand_id bigint, mentioned_at timestamptz, matched_terms text[], matches jsonb)
+                     ON CONFLICT (post_id, brand_id) DO NOTHING
+                     RETURNING brand_id, mentioned_at),
+                 volume AS ({volume})
+                 SELECT count(*) FROM new",
+                volume = super::rollups::volume_delta("new"),
+            ))
             .bind(serde_json::Value::Array(mentions))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
-            .map_err(StoreError::query(action))?
-            .rows_affected()
+            .map_err(StoreError::query(action))?;
+            n.max(0) as u64
         };
         tx.commit().await.map_err(StoreError::query(action))?;
         Ok(InsertReport { new_posts: inserted.len() as u64, new_mentions })

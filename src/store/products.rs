@@ -282,7 +282,7 @@ pub struct CatalogProduct {
 }
 
 /// A name the catalog lacks, for `catalog gaps`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct GapRow {
     /// As written most recently.
     pub surface: String,
@@ -306,4 +306,174 @@ pub struct GapRow {
     pub example_url: Option<String>,
     /// The start of that post's text.
     pub example_text: Option<String>,
+}
+
+/// A product's mentions in a period: volume, targeted sentiment, aspects.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProductSummary {
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Brand.
+    pub brand: String,
+    /// Category.
+    pub category: Option<String>,
+    /// Mentions in the period.
+    pub mentions: i64,
+    /// Mentions with a positive targeted sentiment.
+    pub positive: i64,
+    /// Neutral.
+    pub neutral: i64,
+    /// Negative.
+    pub negative: i64,
+    /// (positive - negative) / scored; None when nothing was scored.
+    pub net_sentiment: Option<f64>,
+    /// Aspects discussed, most discussed first.
+    pub aspects: Vec<AspectSummary>,
+    /// The latest mentions, newest first.
+    pub recent: Vec<ProductMentionRow>,
+}
+
+/// How one aspect of a product was talked about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AspectSummary {
+    /// Aspect name (battery, camera, ...).
+    pub aspect: String,
+    /// Mentions praising it.
+    pub positive: i64,
+    /// Neutral.
+    pub neutral: i64,
+    /// Mentions complaining about it.
+    pub negative: i64,
+}
+
+/// One product mention with its evidence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ProductMentionRow {
+    /// Post id.
+    pub post_id: i64,
+    /// The post's time.
+    pub mentioned_at: DateTime<Utc>,
+    /// The name as written.
+    pub surface: String,
+    /// Targeted sentiment.
+    pub sentiment: Option<String>,
+    /// The sentence(s) the sentiment was read from.
+    pub evidence: String,
+    /// Source name.
+    pub source: String,
+    /// Link to the post.
+    pub url: Option<String>,
+}
+
+impl Store {
+    /// The product with this SKU's mentions in `from..to` (the model's
+    /// results), with up to `recent` latest mentions; `None` for an unknown SKU.
+    pub async fn product_summary(
+        &self,
+        sku: &str,
+        model_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        recent: i64,
+    ) -> Result<Option<ProductSummary>, StoreError> {
+        let action = "summarising a product";
+        let Some(head) = sqlx::query(
+            "SELECT p.id, p.sku, p.name, b.name AS brand, p.category,
+                    count(pm.id) AS mentions,
+                    count(pm.id) FILTER (WHERE pm.sentiment = 'positive') AS positive,
+                    count(pm.id) FILTER (WHERE pm.sentiment = 'neutral') AS neutral,
+                    count(pm.id) FILTER (WHERE pm.sentiment = 'negative') AS negative
+             FROM products p JOIN brands b ON b.id = p.brand_id
+             LEFT JOIN product_mentions pm ON pm.product_id = p.id AND pm.model_id = $2
+                                          AND pm.mentioned_at >= $3 AND pm.mentioned_at < $4
+             WHERE p.sku = $1
+             GROUP BY p.id, b.name",
+        )
+        .bind(sku)
+        .bind(model_id)
+        .bind(from)
+        .bind(to)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?
+        else {
+            return Ok(None);
+        };
+        let product_id: i64 = head.try_get("id").map_err(StoreError::query(action))?;
+        let aspects = sqlx::query(
+            "SELECT a.aspect,
+                    count(*) FILTER (WHERE a.sentiment = 'positive') AS positive,
+                    count(*) FILTER (WHERE a.sentiment = 'neutral') AS neutral,
+                    count(*) FILTER (WHERE a.sentiment = 'negative') AS negative
+             FROM product_mentions pm JOIN product_mention_aspects a ON a.product_mention_id = pm.id
+             WHERE pm.product_id = $1 AND pm.model_id = $2 AND pm.mentioned_at >= $3 AND pm.mentioned_at < $4
+             GROUP BY a.aspect ORDER BY count(*) DESC, a.aspect",
+        )
+        .bind(product_id)
+        .bind(model_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        let latest = sqlx::query(
+            "SELECT pm.post_id, pm.mentioned_at, pm.surface, pm.sentiment, pm.evidence, s.name AS source, p.url
+             FROM product_mentions pm JOIN posts p ON p.id = pm.post_id JOIN sources s ON s.id = p.source_id
+             WHERE pm.product_id = $1 AND pm.model_id = $2 AND pm.mentioned_at >= $3 AND pm.mentioned_at < $4
+             ORDER BY pm.mentioned_at DESC, pm.id DESC LIMIT $5",
+        )
+        .bind(product_id)
+        .bind(model_id)
+        .bind(from)
+        .bind(to)
+        .bind(recent)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        let summary = (|| -> Result<ProductSummary, sqlx::Error> {
+            let (positive, neutral, negative): (i64, i64, i64) =
+                (head.try_get("positive")?, head.try_get("neutral")?, head.try_get("negative")?);
+            let scored = positive + neutral + negative;
+            Ok(ProductSummary {
+                sku: head.try_get("sku")?,
+                name: head.try_get("name")?,
+                brand: head.try_get("brand")?,
+                category: head.try_get("category")?,
+                mentions: head.try_get("mentions")?,
+                positive,
+                neutral,
+                negative,
+                net_sentiment: (scored > 0).then(|| (positive - negative) as f64 / scored as f64),
+                aspects: aspects
+                    .iter()
+                    .map(|r| {
+                        Ok(AspectSummary {
+                            aspect: r.try_get("aspect")?,
+                            positive: r.try_get("positive")?,
+                            neutral: r.try_get("neutral")?,
+                            negative: r.try_get("negative")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?,
+                recent: latest
+                    .iter()
+                    .map(|r| {
+                        Ok(ProductMentionRow {
+                            post_id: r.try_get("post_id")?,
+                            mentioned_at: r.try_get("mentioned_at")?,
+                            surface: r.try_get("surface")?,
+                            sentiment: r.try_get("sentiment")?,
+                            evidence: r.try_get("evidence")?,
+                            source: r.try_get("source")?,
+                            url: r.try_get("url")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?,
+            })
+        })()
+        .map_err(StoreError::query(action))?;
+        Ok(Some(summary))
+    }
 }

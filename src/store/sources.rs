@@ -155,3 +155,78 @@ impl Store {
         Ok(failures)
     }
 }
+
+/// A source's health, for operators (`/api/sources`, the dashboard).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SourceHealthRow {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Whether the config still lists it.
+    pub enabled: bool,
+    /// Status of the latest fetch: `ok`, `not_modified`, `failed`, `running`, or `never`.
+    pub last_status: String,
+    /// When the latest fetch started.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Items the latest fetch saw.
+    pub last_items_seen: i64,
+    /// New posts the latest fetch stored.
+    pub last_new_posts: i64,
+    /// When a fetch last succeeded.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Failures in a row.
+    pub consecutive_failures: i32,
+    /// The latest error.
+    pub last_error: Option<String>,
+    /// Fetches in the last 24 hours.
+    pub runs_24h: i64,
+    /// Failed fetches in the last 24 hours.
+    pub failures_24h: i64,
+    /// When it is due next.
+    pub next_due: DateTime<Utc>,
+}
+
+impl Store {
+    /// Every source's health, enabled ones first, by name.
+    pub async fn source_health(&self) -> Result<Vec<SourceHealthRow>, StoreError> {
+        let action = "reading source health";
+        let rows = sqlx::query(
+            "SELECT s.name, s.kind, s.enabled, s.last_success_at, s.consecutive_failures, s.last_error, s.next_due,
+                    COALESCE(last.status, 'never') AS last_status, last.started_at AS last_run_at,
+                    COALESCE(last.items_seen, 0)::bigint AS last_items_seen,
+                    COALESCE(last.new_posts, 0)::bigint AS last_new_posts,
+                    day.runs, day.failures
+             FROM sources s
+             LEFT JOIN LATERAL (SELECT status, started_at, items_seen, new_posts FROM fetch_runs r
+                                WHERE r.source_id = s.id ORDER BY started_at DESC LIMIT 1) last ON true
+             CROSS JOIN LATERAL (SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'failed') AS failures
+                                 FROM fetch_runs r
+                                 WHERE r.source_id = s.id AND r.started_at >= now() - interval '24 hours') day
+             ORDER BY s.enabled DESC, lower(s.name)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| {
+                Ok(SourceHealthRow {
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    enabled: r.try_get("enabled")?,
+                    last_status: r.try_get("last_status")?,
+                    last_run_at: r.try_get("last_run_at")?,
+                    last_items_seen: r.try_get("last_items_seen")?,
+                    last_new_posts: r.try_get("last_new_posts")?,
+                    last_success_at: r.try_get("last_success_at")?,
+                    consecutive_failures: r.try_get("consecutive_failures")?,
+                    last_error: r.try_get("last_error")?,
+                    runs_24h: r.try_get("runs")?,
+                    failures_24h: r.try_get("failures")?,
+                    next_due: r.try_get("next_due")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+}

@@ -4,9 +4,10 @@
 //! time, so a DST day is one 23- or 25-hour day bucket; in hour buckets the
 //! hour a spring jump skips is left out and the autumn's repeated hour is one
 //! two-hour bucket), every bucket of the range is present (`generate_series`,
-//! empty ones as zeros), and only the active model id's results are read. Each subject reads one index range:
-//! `mentions (brand_id, mentioned_at)`, `product_mentions (product_id,
-//! mentioned_at)`.
+//! empty ones as zeros), and only the active model id's results are read.
+//! Brands read the 15-minute rollups (see [`trend_sql`]); products,
+//! categories and aspects read one index range of `product_mentions
+//! (product_id, mentioned_at)`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::Row;
@@ -69,7 +70,7 @@ pub struct TrendQuery {
 }
 
 /// One bucket.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct TrendPoint {
     /// Bucket start, local time.
     pub bucket: NaiveDateTime,
@@ -86,7 +87,7 @@ pub struct TrendPoint {
 }
 
 /// A product's mentions in the period against the period before.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RisingProduct {
     /// SKU.
     pub sku: String,
@@ -100,10 +101,10 @@ pub struct RisingProduct {
     pub growth: f64,
 }
 
-/// The mention rows of a subject as (`mentioned_at`, label) and its bind
-/// parameter; `$1` model id, `$2` from, `$3` to, `$4` subject, `$5` source kind.
-fn rows_sql(subject: &Subject) -> &'static str {
-    match subject {
+/// The mention rows of a subject in `from..to` (SQL expressions) as
+/// (`at`, label); `$1` model id, `$4` subject, `$5` source kind.
+fn rows_sql(subject: &Subject, from: &str, to: &str) -> String {
+    let sql = match subject {
         // Separate texts for one brand and for all: a generic plan can use the
         // (brand_id, mentioned_at) index only when the brand is a plain condition.
         Subject::Brand(_) => {
@@ -144,7 +145,8 @@ fn rows_sql(subject: &Subject) -> &'static str {
                AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM posts p JOIN sources src ON src.id = p.source_id
                                                 WHERE p.id = pm.post_id AND src.kind = $5))"
         }
-    }
+    };
+    sql.replace("$2", from).replace("$3", to)
 }
 
 /// The SQL `Store::rising_products` runs: `$1` model id, `$2` from, `$3` to,
@@ -172,27 +174,60 @@ pub const RISING_SQL: &str = "WITH scope AS (
 /// The SQL `Store::trend` runs (public so the benchmark can `EXPLAIN` the very
 /// same text): `$1` model id, `$2` from, `$3` to, `$4` subject, `$5` source
 /// kind, `$6` time zone.
-pub fn trend_sql(subject: &Subject, bucket: Bucket) -> String {
-    format!(
-        "WITH rows AS ({rows}),
-         series AS (
-             SELECT generate_series(date_trunc('{unit}', $2 AT TIME ZONE $6),
-                                    date_trunc('{unit}', ($3 - interval '1 microsecond') AT TIME ZONE $6),
-                                    interval '1 {unit}') AS bucket),
-         buckets AS (SELECT bucket FROM series {skip_missing}),
-         counted AS (
-             SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket,
+///
+/// A brand (or all brands) without a source filter is counted from the
+/// 15-minute rollups for the whole slots of the range and from the mention
+/// rows only for the partial slots at its two ends, so a year costs the same
+/// as a few thousand rows. Everything else reads the rows of its index range.
+pub fn trend_sql(subject: &Subject, bucket: Bucket, source_filter: bool) -> String {
+    let unit = bucket.unit();
+    let counted = match subject {
+        Subject::Brand(_) | Subject::All if !source_filter => {
+            let brand =
+                if matches!(subject, Subject::Brand(_)) { "brand_id = $4" } else { "$4::bigint IS NULL" };
+            let lo = format!(
+                "({} + interval '15 minutes')",
+                super::rollups::slot_of("$2 - interval '1 microsecond'")
+            );
+            let hi = super::rollups::slot_of("$3");
+            let head = rows_sql(subject, "$2", &format!("LEAST({lo}, $3)"));
+            let tail = rows_sql(subject, &format!("GREATEST({hi}, {lo})"), "$3");
+            format!(
+                "SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket, sum(mentions)::bigint AS mentions,
+                        sum(positive)::bigint AS positive, sum(neutral)::bigint AS neutral,
+                        sum(negative)::bigint AS negative
+                 FROM (SELECT slot AS at, mentions, 0::bigint AS positive, 0::bigint AS neutral, 0::bigint AS negative
+                       FROM brand_volume_slots WHERE {brand} AND slot >= {lo} AND slot < {hi}
+                       UNION ALL
+                       SELECT slot, 0, positive, neutral, negative
+                       FROM brand_sentiment_slots WHERE {brand} AND model_id = $1 AND slot >= {lo} AND slot < {hi}
+                       UNION ALL
+                       SELECT at, 1, (label = 'positive')::int, (label = 'neutral')::int, (label = 'negative')::int
+                       FROM ({head} UNION ALL {tail}) AS edges) AS parts
+                 GROUP BY 1"
+            )
+        }
+        _ => format!(
+            "SELECT date_trunc('{unit}', at AT TIME ZONE $6) AS bucket,
                     count(*) AS mentions,
                     count(*) FILTER (WHERE label = 'positive') AS positive,
                     count(*) FILTER (WHERE label = 'neutral') AS neutral,
                     count(*) FILTER (WHERE label = 'negative') AS negative
-             FROM rows GROUP BY 1)
+             FROM ({rows}) AS rows GROUP BY 1",
+            rows = rows_sql(subject, "$2", "$3"),
+        ),
+    };
+    format!(
+        "WITH series AS (
+             SELECT generate_series(date_trunc('{unit}', $2 AT TIME ZONE $6),
+                                    date_trunc('{unit}', ($3 - interval '1 microsecond') AT TIME ZONE $6),
+                                    interval '1 {unit}') AS bucket),
+         buckets AS (SELECT bucket FROM series {skip_missing}),
+         counted AS ({counted})
          SELECT b.bucket, COALESCE(c.mentions, 0) AS mentions, COALESCE(c.positive, 0) AS positive,
                 COALESCE(c.neutral, 0) AS neutral, COALESCE(c.negative, 0) AS negative
          FROM buckets b LEFT JOIN counted c USING (bucket)
          ORDER BY b.bucket",
-        rows = rows_sql(subject),
-        unit = bucket.unit(),
         // A local hour that does not exist (skipped by a DST jump) is not a bucket:
         // it does not survive the round trip local -> instant -> local.
         skip_missing = if bucket == Bucket::Hour {
@@ -207,7 +242,7 @@ impl Store {
     /// Mentions and sentiment per bucket, every bucket of the range included.
     pub async fn trend(&self, q: &TrendQuery) -> Result<Vec<TrendPoint>, StoreError> {
         let action = "computing a trend";
-        let sql = trend_sql(&q.subject, q.bucket);
+        let sql = trend_sql(&q.subject, q.bucket, q.source_kind.is_some());
         let query = sqlx::query(&sql).bind(&q.model_id).bind(q.from).bind(q.to);
         let query = match &q.subject {
             Subject::All => query.bind(Option::<i64>::None),

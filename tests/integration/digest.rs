@@ -198,6 +198,8 @@ async fn seed_story(db: &TestDb) {
     for (n, p) in &posts {
         seed(pool, *n, p).await;
     }
+    // Rows written around the store: bring its brand rollups in step.
+    brandpulse::store::Store::from_pool(pool.clone()).rebuild_rollups().await.expect("rollups");
 }
 
 fn cli_with(config: &str, db: &TestDb, args: &[&str], extra_env: &[(&str, &str)]) -> Run {

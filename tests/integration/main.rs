@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 mod analysis;
+mod api;
 mod catalog;
 mod config_check;
 mod crawl;

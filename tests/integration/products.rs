@@ -269,6 +269,7 @@ async fn crawled_fixtures_are_analysed_into_products_and_a_second_model_keeps_it
     let posts = count(&db.pool, "SELECT count(*) FROM posts").await;
     assert_eq!(report.posts as i64, posts);
     println!("pipeline: {report:?}");
+    assert_rollups_match(&store, &db.pool, 1).await;
     let per_model =
         |table: &str| format!("SELECT count(*) FROM {table} WHERE model_id = '{}'", engine.model_id());
     assert_eq!(count(&db.pool, &per_model("sentiments")).await, posts, "one sentiment row per post");
@@ -343,6 +344,31 @@ async fn crawled_fixtures_are_analysed_into_products_and_a_second_model_keeps_it
         unlinked_sightings(&db.pool).await,
         "a second model does not count a name twice for the same post"
     );
+    assert_rollups_match(&store, &db.pool, 2).await;
+
+    // Resetting one model's results for one brand takes them out of the rollup,
+    // and reading them again puts them back once.
+    let brand_id =
+        store.brands().await.expect("brands").into_iter().find(|b| b.name == "Google").expect("Google").id;
+    let filter = brandpulse::store::PostFilter { since: None, brand_id: Some(brand_id) };
+    let reset = store.reset_analysis(fp32.model_id(), filter).await.expect("reset");
+    assert!(reset > 0);
+    assert_rollups_match(&store, &db.pool, 2).await;
+    let third = Worker::new(&store, &fp32, &reader, 64).run_until_idle(|_| {}).await.expect("reanalysis");
+    assert_eq!(third.posts, reset);
+    assert_rollups_match(&store, &db.pool, 2).await;
+}
+
+/// The brand rollups the store kept in step equal what the raw mention and
+/// sentiment rows say, and hold volume plus `models` models' sentiment.
+async fn assert_rollups_match(store: &brandpulse::store::Store, pool: &sqlx::PgPool, models: usize) {
+    let kept = store.rollup_slots().await.expect("rollups");
+    let raw = store.rollup_slots_from_raw().await.expect("raw rollups");
+    assert_eq!(kept, raw, "rollups kept in step with the writes");
+    let kinds: std::collections::BTreeSet<&str> = kept.iter().map(|s| s.model_id.as_str()).collect();
+    assert_eq!(kinds.len(), 1 + models, "{kinds:?}");
+    let volume: i64 = kept.iter().map(|s| s.mentions).sum();
+    assert_eq!(volume, count(pool, "SELECT count(*) FROM mentions").await);
 }
 
 async fn unlinked_sightings(pool: &sqlx::PgPool) -> i64 {

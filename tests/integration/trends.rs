@@ -4,6 +4,8 @@
 //! and bad arguments refused with exit code 2.
 
 use brandpulse::nlp::{ModelManifest, Variant};
+use brandpulse::store::{Bucket, Store, Subject, TrendQuery};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::helpers::{Run, TestDb, brandpulse, example_catalog, example_config, model_dir};
@@ -54,6 +56,8 @@ async fn seed(pool: &PgPool, n: usize, brand: &str, at: &str, label: &str, model
     .execute(pool)
     .await
     .expect("seed");
+    // Rows written around the store: bring its brand rollups in step.
+    Store::from_pool(pool.clone()).rebuild_rollups().await.expect("rollups");
 }
 
 async fn setup() -> TestDb {
@@ -218,10 +222,10 @@ async fn bad_arguments_exit_2_naming_the_argument() {
     let db = setup().await;
     let cases: [(&[&str], &str); 7] = [
         (&["trends", "--product", "NOPE-1"], "NOPE-1"),
-        (&["trends", "--from", "2026-05-02", "--to", "2026-05-01"], "--from 2026-05-02 is after --to"),
+        (&["trends", "--from", "2026-05-02", "--to", "2026-05-01"], "--from: 2026-05-02 is after"),
         (&["trends", "--bucket", "month"], "month"),
         (&["trends", "--since", "lately"], "lately"),
-        (&["trends", "--brand", "Acme"], "no brand named"),
+        (&["trends", "--brand", "Acme"], "no brand `Acme`"),
         (&["trends", "--category", "Toasters"], "Toasters"),
         (&["trends", "--aspect", "smell"], "smell"),
     ];
@@ -230,4 +234,95 @@ async fn bad_arguments_exit_2_naming_the_argument() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
     }
+}
+
+/// Brand trends read the 15-minute rollups for whole slots and the mention
+/// rows for the partial slots at the ends; a source filter forces the mention
+/// rows for everything. Both must agree for any range, bucket and time zone,
+/// including a zone half an hour off UTC and a range inside one slot.
+#[tokio::test]
+async fn brand_trends_from_rollups_equal_the_mention_rows() {
+    let db = setup().await;
+    let model = active_model();
+    let times = [
+        "2026-03-28T22:59:59Z",
+        "2026-03-29T00:00:00Z",
+        "2026-03-29T00:07:00Z",
+        "2026-03-29T00:14:59.999Z",
+        "2026-03-29T00:15:00Z",
+        "2026-03-29T00:29:00Z",
+        "2026-03-29T00:44:00Z",
+        "2026-03-29T01:30:00Z",
+        "2026-03-29T18:29:00Z",
+        "2026-03-29T18:31:00Z",
+        "2026-03-30T12:00:00Z",
+        "2026-04-06T09:10:00Z",
+    ];
+    let labels = ["positive", "neutral", "negative"];
+    for (i, at) in times.iter().enumerate() {
+        seed(&db.pool, i, "Kestrel", at, labels[i % 3], &model, None).await;
+        if i % 4 == 0 {
+            seed(&db.pool, 100 + i, "Lumio", at, labels[(i + 1) % 3], &model, None).await;
+        }
+    }
+    // Another model's labels sit in the rollup beside the active model's.
+    seed(&db.pool, 200, "Kestrel", "2026-03-29T00:20:00Z", "positive", "other-model@000000000000", None)
+        .await;
+    let store = db.store();
+    let kestrel =
+        store.brands().await.expect("brands").into_iter().find(|b| b.name == "Kestrel").expect("brand").id;
+    let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+    let ranges = [
+        ("2026-03-28T00:00:00Z", "2026-04-08T00:00:00Z"),
+        ("2026-03-29T00:05:00Z", "2026-03-29T00:20:00Z"),
+        ("2026-03-29T00:05:00Z", "2026-03-29T00:10:00Z"),
+        ("2026-03-29T00:14:59.999Z", "2026-03-29T18:30:00Z"),
+        ("2026-03-29T00:15:00Z", "2026-03-29T00:30:00Z"),
+        ("2026-03-28T22:59:59Z", "2026-03-30T12:00:00.001Z"),
+    ];
+    let mut compared = 0;
+    for subject in [Subject::Brand(kestrel), Subject::All] {
+        for (from, to) in ranges {
+            for bucket in [Bucket::Hour, Bucket::Day, Bucket::Week] {
+                for time_zone in ["Europe/Berlin", "Asia/Kolkata", "UTC"] {
+                    let q = TrendQuery {
+                        subject: subject.clone(),
+                        from: at(from),
+                        to: at(to),
+                        bucket,
+                        time_zone: time_zone.to_owned(),
+                        source_kind: None,
+                        model_id: model.clone(),
+                    };
+                    let rolled = store.trend(&q).await.expect("trend from rollups");
+                    let rows = store
+                        .trend(&TrendQuery { source_kind: Some("reddit".to_owned()), ..q.clone() })
+                        .await
+                        .expect("trend from rows");
+                    assert_eq!(rolled, rows, "{subject:?} {from}..{to} {bucket:?} {time_zone}");
+                    compared += rolled.iter().map(|p| p.mentions).sum::<i64>();
+                }
+            }
+        }
+    }
+    assert!(compared > 100, "the ranges hold mentions ({compared})");
+    // By hand: Kestrel in UTC hour 00 of the 29th is seeds 1..=6 (neutral,
+    // negative, positive, neutral, negative, positive) plus the other model's
+    // post at 00:20: seven mentions, six scored by this model.
+    let q = TrendQuery {
+        subject: Subject::Brand(kestrel),
+        from: at("2026-03-29T00:00:00Z"),
+        to: at("2026-03-29T01:00:00Z"),
+        bucket: Bucket::Hour,
+        time_zone: "UTC".to_owned(),
+        source_kind: None,
+        model_id: model.clone(),
+    };
+    let hour = store.trend(&q).await.expect("trend");
+    assert_eq!(hour.len(), 1);
+    assert_eq!(
+        (hour[0].mentions, hour[0].positive, hour[0].neutral, hour[0].negative),
+        (7, 2, 2, 2),
+        "the other model's label is not read"
+    );
 }
