@@ -52,6 +52,12 @@ pub struct KnownBrand {
     pub name: String,
 }
 
+/// The brands a catalog may name: the stored ones the config still lists
+/// (a disabled brand takes no new products).
+pub fn known_brands(rows: Vec<crate::store::BrandRow>) -> Vec<KnownBrand> {
+    rows.into_iter().filter(|b| b.enabled).map(|b| KnownBrand { id: b.id, name: b.name }).collect()
+}
+
 /// One thing wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowProblem {

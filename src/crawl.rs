@@ -251,7 +251,7 @@ impl Crawler {
                 Err(e) => {
                     run.status = RunStatus::Failed;
                     run.http_status = e.status();
-                    run.error = Some(error_chain(&e));
+                    run.error = Some(crate::text::error_chain(&e));
                     return Err(Failure::Source { run, retry_after: e.retry_after() });
                 }
             };
@@ -362,20 +362,6 @@ pub fn backoff_after(failures: i32) -> Duration {
 /// The next time the cron schedule fires after `now` (a day later if it never does).
 pub fn next_scheduled(schedule: &cron::Schedule, now: DateTime<Utc>) -> DateTime<Utc> {
     schedule.after(&now).next().unwrap_or(now + chrono::Duration::days(1))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -44,4 +44,5 @@ pub mod normalize;
 pub mod products;
 pub mod sources;
 pub mod store;
+pub mod text;
 pub mod trends;

@@ -67,7 +67,7 @@ impl IntoResponse for ApiError {
             e @ (ApiError::Store(_) | ApiError::Internal(_) | ApiError::Serve(_)) => {
                 // The cause is logged here, once, inside the request's span; the
                 // client learns only that it was our fault.
-                tracing::error!(error = %error_chain(&e), "request failed");
+                tracing::error!(error = %crate::text::error_chain(&e), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; the server log has the cause".to_owned(),
@@ -77,15 +77,4 @@ impl IntoResponse for ApiError {
         };
         (status, Json(ErrorBody { error, parameter })).into_response()
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

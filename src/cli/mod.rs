@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::catalog::{self, CatalogError, CatalogFormat, KnownBrand};
+use crate::catalog::{self, CatalogError, CatalogFormat};
 use crate::config::{Config, ConfigError, DeliveryTarget, DigestFormat, Env, SourceKind};
 use crate::crawl::{CrawlError, Crawler, SourceReport};
 use crate::fetch::Fetcher;
@@ -104,9 +104,11 @@ pub enum Command {
 
     /// Run the whole pipeline offline on bundled sample posts (14 days, four kinds of source),
     /// print a summary, then serve the dashboard; meant for a database of its own.
-    #[command(after_help = "Examples:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@127.0.0.1:5432/brandpulse_demo \\\n    \
+    #[command(
+        after_help = "Examples:\n  BRANDPULSE_DATABASE_URL=postgres://brandpulse@127.0.0.1:5432/brandpulse_demo \\\n    \
                             brandpulse --config config/brandpulse.example.toml demo\n  \
-                            brandpulse demo --no-serve --out /tmp/brandpulse-demo")]
+                            brandpulse demo --no-serve --out /tmp/brandpulse-demo"
+    )]
     Demo(demo::DemoArgs),
 }
 
@@ -347,7 +349,9 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
         Command::Eval(args) if args.model.model.is_some() => return model::eval(args, None, out).await,
         Command::Analyze(args) if args.model.model.is_some() => return model::analyze(args, None, out).await,
         // With no config file anywhere, the demo runs on the built-in example config.
-        Command::Demo(args) if cli.config.is_none() && env.get(crate::config::CONFIG_ENV).is_none() && !path.exists() => {
+        Command::Demo(args)
+            if cli.config.is_none() && env.get(crate::config::CONFIG_ENV).is_none() && !path.exists() =>
+        {
             return demo::demo(args, None, env, out).await;
         }
         _ => {}
@@ -382,13 +386,7 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
         }
         Command::Catalog(CatalogCommand::Import(args)) => {
             let store = open(&config).await?;
-            let brands: Vec<KnownBrand> = store
-                .brands()
-                .await?
-                .into_iter()
-                .filter(|b| b.enabled)
-                .map(|b| KnownBrand { id: b.id, name: b.name })
-                .collect();
+            let brands = catalog::known_brands(store.brands().await?);
             let products = catalog::read_file(&args.file, args.format, &brands)?;
             let report = store.import_catalog(&products, !args.keep_missing).await?;
             writeln!(

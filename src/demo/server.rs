@@ -32,6 +32,7 @@ use url::Url;
 
 use super::{SOCIAL_PAGE, SOCIAL_TAG, SampleEngagement, SamplePost, SampleSource, Timeline, slug};
 use crate::config::HtmlSelectors;
+use crate::text::escape;
 
 /// The news site the feed belongs to.
 const NEWS_SITE: &str = "https://gadgetwire.example";
@@ -264,22 +265,6 @@ async fn search_by_date(State(r): State<Arc<Rendered>>, Query(q): Query<SearchQu
     });
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
         .into_response()
-}
-
-/// Text with `&`, `<`, `>`, `"` and `'` escaped, for HTML and XML.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Plain text as HTML paragraphs (blank lines part them, single breaks stay breaks).

@@ -137,7 +137,7 @@ pub async fn build(
         })
         .collect();
 
-    let products = product_sections(store, brand.id, model_id, week_before, start, end).await?;
+    let products = product_sections(store, brand.id, model_id, week_before, start, end, 7).await?;
 
     let new_names = store
         .name_days(brand.id, week_before, start, end, 10)
@@ -223,15 +223,25 @@ pub async fn build(
     })
 }
 
-async fn product_sections(
+/// The brand's product sections for `start..end`: most mentioned, rising and
+/// problem products, each with its most praised and complained-about aspects.
+///
+/// The comparison period is `comparison_from..start`, which spans
+/// `comparison_periods` periods as long as `start..end` (the digest: one day
+/// against the 7 days before, so 7; the dashboard: a range against the equally
+/// long range before, so 1). `previous_mean` is the comparison period's mean
+/// per such period, and rising ranks by the period against that mean.
+pub async fn product_sections(
     store: &Store,
     brand_id: i64,
     model_id: &str,
-    week_before: DateTime<Utc>,
+    comparison_from: DateTime<Utc>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    comparison_periods: u32,
 ) -> Result<Products, StoreError> {
-    let days = store.product_days(brand_id, model_id, week_before, start, end).await?;
+    let periods = f64::from(comparison_periods.max(1));
+    let days = store.product_days(brand_id, model_id, comparison_from, start, end).await?;
     let aspects = store.aspect_days(brand_id, model_id, start, end).await?;
     let stat = |d: &crate::store::ProductDay| {
         let scored = (d.positive + d.neutral + d.negative) as u64;
@@ -247,7 +257,7 @@ async fn product_sections(
             sku: d.sku.clone(),
             name: d.name.clone(),
             mentions: d.mentions as u64,
-            previous_mean: d.previous as f64 / 7.0,
+            previous_mean: d.previous as f64 / periods,
             positive: d.positive as u64,
             neutral: d.neutral as u64,
             negative: d.negative as u64,
@@ -262,8 +272,10 @@ async fn product_sections(
     most.sort_by(|a, b| b.mentions.cmp(&a.mentions).then_with(|| a.sku.cmp(&b.sku)));
     let mut rising: Vec<&crate::store::ProductDay> =
         today.iter().copied().filter(|d| d.mentions as u64 >= RISING_MIN).collect();
-    // Growth of the day over the mean day before (a product new this week counts from 1/7).
-    let growth = |d: &crate::store::ProductDay| d.mentions as f64 / (d.previous as f64 / 7.0).max(1.0 / 7.0);
+    // Growth of the period over the mean period before (a product new in the
+    // comparison period counts from one mention spread over it: 1/7 for the digest).
+    let growth =
+        |d: &crate::store::ProductDay| d.mentions as f64 / (d.previous as f64 / periods).max(1.0 / periods);
     rising.sort_by(|a, b| growth(b).total_cmp(&growth(a)).then_with(|| a.sku.cmp(&b.sku)));
     let mut problems: Vec<&crate::store::ProductDay> = today
         .iter()

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 
 use super::rules::Alert;
 use super::{AspectCount, DayPoint, Digest, Example, NewName, ProductStat, ShareOfVoice};
+use crate::text::escape;
 
 /// The system font stack: web fonts would need a fetch that mail clients block.
 const FONT: &str = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif";
@@ -176,7 +177,7 @@ pub fn html(d: &Digest) -> String {
     let _ = writeln!(
         body,
         r#"<tr><td style="padding:24px 24px 8px 24px;"><h1 style="margin:0;font-size:20px;line-height:28px;font-weight:600;color:#1f2328;">{}</h1></td></tr>"#,
-        esc(&title(d))
+        escape(&title(d))
     );
 
     // Headline numbers as one table row: floats and flexbox are unreliable in mail clients.
@@ -201,15 +202,15 @@ pub fn html(d: &Digest) -> String {
         let _ = writeln!(
             body,
             r#"<td valign="top" style="padding:8px 4px;border:1px solid {BORDER};text-align:center;"><div style="font-size:18px;line-height:24px;font-weight:600;color:{colour};">{}</div><div style="font-size:11px;line-height:16px;color:{MUTED};">{}</div></td>"#,
-            esc(&value),
-            esc(label)
+            escape(&value),
+            escape(label)
         );
     }
     body.push_str("</tr></table>");
     let _ = write!(
         body,
         r#"<p style="margin:8px 0 0 0;font-size:12px;line-height:18px;color:{MUTED};">{}. {} scored, {} not scored.</p>"#,
-        esc(&match v.change_vs_7d {
+        escape(&match v.change_vs_7d {
             Some(c) if c.is_finite() => change_text(Some(c), v.trailing_7d_mean),
             _ => "No 7-day history to compare with".to_owned(),
         }),
@@ -240,7 +241,7 @@ pub fn html(d: &Digest) -> String {
         let _ = write!(
             body,
             r#"<p style="margin:4px 0 0 0;font-size:11px;line-height:16px;color:{MUTED};">{}</p>"#,
-            esc(&sparkline_numbers(&d.sparkline))
+            escape(&sparkline_numbers(&d.sparkline))
         );
     }
     body.push_str("</td></tr>\n");
@@ -254,11 +255,14 @@ pub fn html(d: &Digest) -> String {
         table_start(&mut body, &[("Brand", "left"), ("Mentions", "right"), ("Share", "right")]);
         for s in &d.share_of_voice {
             let name = if s.competitor {
-                format!(r#"{} <span style="color:{MUTED};font-size:11px;">competitor</span>"#, esc(&s.brand))
+                format!(
+                    r#"{} <span style="color:{MUTED};font-size:11px;">competitor</span>"#,
+                    escape(&s.brand)
+                )
             } else if s.brand == d.brand {
-                format!("<strong>{}</strong>", esc(&s.brand))
+                format!("<strong>{}</strong>", escape(&s.brand))
             } else {
-                esc(&s.brand)
+                escape(&s.brand)
             };
             table_row(
                 &mut body,
@@ -276,7 +280,7 @@ pub fn html(d: &Digest) -> String {
         let _ = write!(
             body,
             r#"<h3 style="margin:12px 0 6px 0;font-size:14px;line-height:20px;font-weight:600;color:#1f2328;">{}</h3>"#,
-            esc(section.title())
+            escape(section.title())
         );
         let items = section.items(d);
         if items.is_empty() {
@@ -296,26 +300,32 @@ pub fn html(d: &Digest) -> String {
         for p in items {
             let product = format!(
                 r#"{}<br><span style="color:{MUTED};font-size:11px;">{}</span>"#,
-                esc(&p.name),
-                esc(&p.sku)
+                escape(&p.name),
+                escape(&p.sku)
             );
             let net = format!(
                 r#"<span style="color:{};">{}</span>"#,
                 sign_colour(p.net_sentiment),
-                esc(&section.net_text(p))
+                escape(&section.net_text(p))
             );
             table_row(
                 &mut body,
                 &[
                     (product, "left"),
-                    (esc(&section.mentions_text(p)), "right"),
+                    (escape(&section.mentions_text(p)), "right"),
                     (net, "right"),
                     (
-                        format!(r#"<span style="color:{GREEN};">{}</span>"#, esc(&aspects_text(&p.praised))),
+                        format!(
+                            r#"<span style="color:{GREEN};">{}</span>"#,
+                            escape(&aspects_text(&p.praised))
+                        ),
                         "left",
                     ),
                     (
-                        format!(r#"<span style="color:{RED};">{}</span>"#, esc(&aspects_text(&p.complaints))),
+                        format!(
+                            r#"<span style="color:{RED};">{}</span>"#,
+                            escape(&aspects_text(&p.complaints))
+                        ),
                         "left",
                     ),
                 ],
@@ -339,10 +349,10 @@ pub fn html(d: &Digest) -> String {
             table_row(
                 &mut body,
                 &[
-                    (esc(&n.surface), "left"),
+                    (escape(&n.surface), "left"),
                     (n.mentions.to_string(), "right"),
                     (n.previous.to_string(), "right"),
-                    (esc(&first_seen(n)), "left"),
+                    (escape(&first_seen(n)), "left"),
                 ],
             );
         }
@@ -376,12 +386,12 @@ pub fn html(d: &Digest) -> String {
             table_row(
                 &mut body,
                 &[
-                    (esc(&s.source), "left"),
+                    (escape(&s.source), "left"),
                     (
                         format!(
                             r#"<span style="color:{};">{}</span>"#,
                             status_colour(&s.status),
-                            esc(&s.status)
+                            escape(&s.status)
                         ),
                         "left",
                     ),
@@ -389,7 +399,7 @@ pub fn html(d: &Digest) -> String {
                     (
                         format!(
                             r#"<span style="word-break:break-word;overflow-wrap:anywhere;">{}</span>"#,
-                            esc(s.error.as_deref().unwrap_or("—"))
+                            escape(s.error.as_deref().unwrap_or("—"))
                         ),
                         "left",
                     ),
@@ -404,7 +414,7 @@ pub fn html(d: &Digest) -> String {
     let _ = write!(
         body,
         r#"<tr><td style="padding:16px 24px 24px 24px;border-top:1px solid {BORDER};font-size:11px;line-height:16px;color:{MUTED};">{}</td></tr>"#,
-        esc(&footer(d))
+        escape(&footer(d))
     );
 
     let mut out = String::with_capacity(body.len() + 2048);
@@ -422,7 +432,7 @@ pub fn html(d: &Digest) -> String {
             r#"<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:640px;background-color:#ffffff;border:1px solid {border};border-collapse:collapse;font-family:{font};font-size:14px;line-height:20px;color:#1f2328;">"#,
             "\n{body}\n</table></td></tr></table></body></html>\n"
         ),
-        title = esc(&title(d)),
+        title = escape(&title(d)),
         border = BORDER,
         font = FONT,
         body = body,
@@ -467,7 +477,7 @@ pub fn sparkline_svg(points: &[DayPoint], width: u32, height: u32) -> String {
     let _ = writeln!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}" style="display:block;max-width:100%;"><title>{label}</title>"#,
-        label = esc(&label)
+        label = escape(&label)
     );
     let _ = writeln!(
         out,
@@ -886,34 +896,16 @@ fn web_url(url: &str) -> Option<&str> {
 // ---------------------------------------------------------------------------
 // HTML.
 
-/// Escapes untrusted text for HTML text and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn section_heading(out: &mut String, title: &str) {
     let _ = writeln!(
         out,
         r#"<tr><td style="padding:16px 24px 6px 24px;"><h2 style="margin:0;font-size:16px;line-height:22px;font-weight:600;color:#1f2328;border-bottom:1px solid {BORDER};padding-bottom:4px;">{}</h2></td></tr>"#,
-        esc(title)
+        escape(title)
     );
 }
 
 fn none_line(out: &mut String, text: &str) {
-    let _ = write!(out, r#"<p style="margin:4px 0;color:{MUTED};">{}</p>"#, esc(text));
+    let _ = write!(out, r#"<p style="margin:4px 0;color:{MUTED};">{}</p>"#, escape(text));
 }
 
 /// A data table with its header row; cells are written by [`table_row`].
@@ -923,7 +915,7 @@ fn table_start(out: &mut String, headers: &[(&str, &str)]) {
         let _ = writeln!(
             out,
             r#"<th align="{align}" style="text-align:{align};padding:4px 6px;border-bottom:2px solid {BORDER};color:{GREY};font-weight:600;">{}</th>"#,
-            esc(h)
+            escape(h)
         );
     }
     out.push_str("</tr>\n");
@@ -945,8 +937,8 @@ fn html_alert(out: &mut String, a: &Alert) {
     let _ = writeln!(
         out,
         r#"<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:4px 0;"><tr><td style="padding:8px 12px;border-left:4px solid {RED};background-color:#fff5f5;"><strong style="color:{RED};">{}</strong><br>{}</td></tr></table>"#,
-        esc(a.kind.label()),
-        esc(&a.reason)
+        escape(a.kind.label()),
+        escape(&a.reason)
     );
 }
 
@@ -962,21 +954,21 @@ fn html_example(out: &mut String, e: &Example) {
             let _ = write!(
                 excerpt,
                 r#"<strong style="background-color:#fff3b0;color:#1f2328;font-weight:700;">{}</strong>"#,
-                esc(seg)
+                escape(seg)
             );
         } else {
-            excerpt.push_str(&esc(seg));
+            excerpt.push_str(&escape(seg));
         }
     }
     let link = match e.url.as_deref() {
         Some(url) => match web_url(url) {
             Some(href) => format!(
                 r#"<div style="margin-top:4px;"><a href="{}" style="color:{BLUE};text-decoration:underline;">View post</a></div>"#,
-                esc(href)
+                escape(href)
             ),
             None => format!(
                 r#"<div style="margin-top:4px;color:{MUTED};word-break:break-all;">Link: {}</div>"#,
-                esc(url)
+                escape(url)
             ),
         },
         None => String::new(),
@@ -992,9 +984,9 @@ fn html_example(out: &mut String, e: &Example) {
         ),
         colour = colour,
         muted = MUTED,
-        label = esc(&sentiment_label(&e.sentiment)),
-        source = esc(&e.source),
-        author = esc(author(e)),
+        label = escape(&sentiment_label(&e.sentiment)),
+        source = escape(&e.source),
+        author = escape(author(e)),
         engagement = e.engagement,
         excerpt = excerpt,
         link = link,

@@ -7,6 +7,7 @@ mod api;
 mod catalog;
 mod config_check;
 mod crawl;
+mod demo;
 mod digest;
 mod fixture_server;
 mod helpers;
