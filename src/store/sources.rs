@@ -112,7 +112,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sources SET etag = $2, last_modified = $3, next_due = $4, consecutive_failures = 0,
-                 last_error = NULL, last_fetched_at = now(), last_success_at = now()
+                 last_error = NULL, last_fetched_at = now(), last_success_at = now(),
+                 lease_owner = NULL, lease_until = NULL
              WHERE id = $1",
         )
         .bind(source_id)
@@ -145,7 +146,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::query(action))?;
-        sqlx::query("UPDATE sources SET next_due = $2 WHERE id = $1")
+        sqlx::query("UPDATE sources SET next_due = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1")
             .bind(source_id)
             .bind(next_due(failures))
             .execute(&mut *tx)
@@ -153,6 +154,68 @@ impl Store {
             .map_err(StoreError::query(action))?;
         tx.commit().await.map_err(StoreError::query(action))?;
         Ok(failures)
+    }
+}
+
+impl Store {
+    /// Leases up to `limit` enabled sources that are due at `now` and not
+    /// leased by anyone (or whose lease expired) to `owner` until `now +
+    /// lease`, most overdue first. Several daemons on one database call this
+    /// concurrently; `SKIP LOCKED` hands each source to one of them, and a
+    /// crashed daemon's lease simply runs out. Recording the fetch's outcome
+    /// ends the lease.
+    pub async fn lease_due_sources(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<SourceState>, StoreError> {
+        let action = "leasing due sources";
+        let rows = sqlx::query(
+            "UPDATE sources s SET lease_owner = $1, lease_until = $2 + $3
+             FROM (SELECT id FROM sources
+                   WHERE enabled AND next_due <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+                   ORDER BY next_due, id
+                   LIMIT $4
+                   FOR UPDATE SKIP LOCKED) due
+             WHERE s.id = due.id
+             RETURNING s.id, s.name, s.etag, s.last_modified, s.consecutive_failures, s.next_due",
+        )
+        .bind(owner)
+        .bind(now)
+        .bind(lease)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        let mut leased = rows
+            .iter()
+            .map(|r| {
+                Ok(SourceState {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    etag: r.try_get("etag")?,
+                    last_modified: r.try_get("last_modified")?,
+                    consecutive_failures: r.try_get("consecutive_failures")?,
+                    next_due: r.try_get("next_due")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::query(action))?;
+        leased.sort_by(|a, b| a.next_due.cmp(&b.next_due).then(a.id.cmp(&b.id)));
+        Ok(leased)
+    }
+
+    /// Gives back every lease `owner` holds (a daemon shutting down), so
+    /// another instance can fetch those sources at once. Returns how many.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        sqlx::query("UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(StoreError::query("releasing source leases"))
     }
 }
 

@@ -4,13 +4,16 @@
 
 mod analysis;
 mod api;
+mod browser;
 mod catalog;
 mod config_check;
 mod crawl;
+mod dashboard;
 mod demo;
 mod digest;
 mod fixture_server;
 mod helpers;
+mod leases;
 mod model;
 mod products;
 mod schema;
