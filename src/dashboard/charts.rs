@@ -29,8 +29,20 @@ pub const COMPETITOR: &str = "#8c959f";
 /// Alert markers (the digest's amber).
 pub const ALERT: &str = "#9a6700";
 const AXIS: &str = "#d0d7de";
+const UNSCORED_TEXT: &str = "#8c959f";
 const GRID: &str = "#eaeef2";
 const TEXT: &str = "#424a53";
+
+/// Which drawing: the page carries both and CSS shows one, because an SVG
+/// scales its text with its width and one drawing cannot be readable both
+/// 1200 and 340 pixels wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// For a laptop screen.
+    Wide,
+    /// For a phone (under 700 px).
+    Narrow,
+}
 
 /// An HTML legend: a swatch and a label per entry.
 pub fn legend(entries: &[(&str, &str)]) -> String {
@@ -73,15 +85,16 @@ fn nice_step(max: f64, ticks: f64) -> f64 {
 /// Mentions per day as bars stacked by sentiment (negative at the bottom),
 /// the count over each bar when the days fit, and an amber marker over each
 /// day with an alert, its reason in the tooltip.
-pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
-    const W: f64 = 760.0;
-    const H: f64 = 270.0;
-    const LEFT: f64 = 44.0;
+pub fn day_bars(days: &[DayRow], aria_label: &str, size: Size) -> String {
+    let (width, height, left, font, x_labels, label_days) = match size {
+        Size::Wide => (760.0, 270.0, 44.0, 12, 12, 31),
+        Size::Narrow => (360.0, 240.0, 30.0, 11, 5, 14),
+    };
     const RIGHT: f64 = 10.0;
     const TOP: f64 = 40.0;
     const BOTTOM: f64 = 44.0;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let plot_w = width - left - RIGHT;
+    let plot_h = height - TOP - BOTTOM;
     let base = TOP + plot_h;
     let max = days.iter().map(|d| d.mentions).max().unwrap_or(0).max(1) as f64;
     let step = nice_step(max, 4.0);
@@ -90,12 +103,12 @@ pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
     let n = days.len().max(1);
     let slot = plot_w / n as f64;
     let bar_w = (slot * 0.72).max(1.0);
-    let labels_fit = days.len() <= 31;
+    let labels_fit = days.len() <= label_days;
 
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg viewBox="0 0 {W} {H}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="12" fill="{TEXT}"><title>{label}</title>"#,
+        r#"<svg viewBox="0 0 {width} {height}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="{font}" fill="{TEXT}"><title>{label}</title>"#,
         label = escape(aria_label)
     );
     let _ = write!(out, r#"<text x="4" y="14" font-weight="600">Mentions per day</text>"#);
@@ -105,17 +118,17 @@ pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
         let gy = y(v);
         let _ = write!(
             out,
-            r#"<line x1="{LEFT}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="{}" stroke-width="1"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v}</text>"#,
-            W - RIGHT,
+            r#"<line x1="{left}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="{}" stroke-width="1"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v}</text>"#,
+            width - RIGHT,
             if v == 0.0 { AXIS } else { GRID },
-            LEFT - 6.0,
+            left - 6.0,
             gy + 4.0,
         );
         v += step;
     }
-    let every = n.div_ceil(12);
+    let every = n.div_ceil(x_labels);
     for (i, d) in days.iter().enumerate() {
-        let x = LEFT + i as f64 * slot + (slot - bar_w) / 2.0;
+        let x = left + i as f64 * slot + (slot - bar_w) / 2.0;
         let cx = x + bar_w / 2.0;
         let bar_top = y(d.mentions as f64);
         if !d.alerts.is_empty() {
@@ -123,7 +136,7 @@ pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
             let _ = write!(
                 out,
                 r#"<rect x="{:.1}" y="{TOP}" width="{slot:.1}" height="{plot_h:.1}" fill="{ALERT}" fill-opacity="0.10"/>"#,
-                LEFT + i as f64 * slot
+                left + i as f64 * slot
             );
         }
         let mut tooltip = format!("{}: {} mentions", d.day, d.mentions);
@@ -161,13 +174,14 @@ pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
         let _ = write!(
             out,
             r#"<rect x="{:.1}" y="{TOP}" width="{slot:.1}" height="{plot_h:.1}" fill="transparent"/></g>"#,
-            LEFT + i as f64 * slot
+            left + i as f64 * slot
         );
         if labels_fit && d.mentions > 0 {
             let _ = write!(
                 out,
-                r#"<text class="dl" x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#,
+                r#"<text class="dl" x="{cx:.1}" y="{:.1}" text-anchor="middle" font-size="{}">{}</text>"#,
                 bar_top - 4.0,
+                font - 1,
                 d.mentions
             );
         }
@@ -201,22 +215,23 @@ pub fn day_bars(days: &[DayRow], aria_label: &str) -> String {
     let _ = write!(
         out,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">Day</text></svg>"#,
-        W - RIGHT,
-        H - 6.0
+        width - RIGHT,
+        height - 6.0
     );
     out
 }
 
 /// Share of voice as horizontal bars on a 0–100 % axis, one per brand, the
 /// selected brand highlighted, share and mentions printed after each bar.
-pub fn share_bars(shares: &[Share], selected: &str) -> String {
-    const W: f64 = 560.0;
+pub fn share_bars(shares: &[Share], selected: &str, size: Size) -> String {
+    let (width, label_w, value_w, name_chars): (f64, f64, f64, usize) = match size {
+        Size::Wide => (560.0, 130.0, 110.0, 18),
+        Size::Narrow => (340.0, 84.0, 96.0, 10),
+    };
     const ROW: f64 = 30.0;
-    const LABEL: f64 = 130.0;
-    const VALUE: f64 = 110.0;
     const TOP: f64 = 8.0;
     let h = TOP + ROW * shares.len().max(1) as f64 + 26.0;
-    let bar_w = W - LABEL - VALUE;
+    let bar_w = width - label_w - value_w;
     let base = TOP + ROW * shares.len().max(1) as f64;
     let summary: Vec<String> =
         shares.iter().map(|s| format!("{} {:.1}%", s.brand, s.share * 100.0)).collect();
@@ -224,11 +239,11 @@ pub fn share_bars(shares: &[Share], selected: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg viewBox="0 0 {W} {h}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="12" fill="{TEXT}"><title>{label}</title>"#,
+        r#"<svg viewBox="0 0 {width} {h}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="12" fill="{TEXT}"><title>{label}</title>"#,
         label = escape(&label)
     );
     for pct in [0, 25, 50, 75, 100] {
-        let x = LABEL + bar_w * f64::from(pct) / 100.0;
+        let x = label_w + bar_w * f64::from(pct) / 100.0;
         let _ = write!(
             out,
             r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{base:.1}" stroke="{}" stroke-width="1"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{pct}%</text>"#,
@@ -246,19 +261,19 @@ pub fn share_bars(shares: &[Share], selected: &str) -> String {
             OWN
         };
         let w = (bar_w * s.share).max(if s.mentions > 0 { 1.0 } else { 0.0 });
-        let name: String = if s.brand.chars().count() > 18 {
-            s.brand.chars().take(17).chain(['…']).collect()
+        let name: String = if s.brand.chars().count() > name_chars {
+            s.brand.chars().take(name_chars - 1).chain(['…']).collect()
         } else {
             s.brand.clone()
         };
         let _ = write!(
             out,
-            r#"<g class="share" data-brand="{brand}"><title>{brand}{kind}: {mentions} mentions, {pct:.1}% of all watched brands</title><text x="{:.1}" y="{:.1}" text-anchor="end"{weight}>{name}</text><rect x="{LABEL}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{colour}" rx="2"/><text class="dl" x="{:.1}" y="{:.1}">{pct:.1}% ({mentions})</text></g>"#,
-            LABEL - 8.0,
+            r#"<g class="share" data-brand="{brand}"><title>{brand}{kind}: {mentions} mentions, {pct:.1}% of all watched brands</title><text x="{:.1}" y="{:.1}" text-anchor="end"{weight}>{name}</text><rect x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}" fill="{colour}" rx="2"/><text class="dl" x="{:.1}" y="{:.1}">{pct:.1}% ({mentions})</text></g>"#,
+            label_w - 8.0,
             y + ROW / 2.0 + 4.0,
             y + 6.0,
             ROW - 12.0,
-            LABEL + w + 6.0,
+            label_w + w + 6.0,
             y + ROW / 2.0 + 4.0,
             brand = escape(&s.brand),
             kind = if s.competitor { " (competitor)" } else { "" },
@@ -274,16 +289,17 @@ pub fn share_bars(shares: &[Share], selected: &str) -> String {
 
 /// How each aspect of a product was talked about: a bar per aspect stacked
 /// positive, neutral, negative, with the counts after it.
-pub fn aspect_bars(aspects: &[AspectSummary], product: &str) -> String {
-    const W: f64 = 560.0;
+pub fn aspect_bars(aspects: &[AspectSummary], product: &str, size: Size) -> String {
+    let (width, label_w, value_w): (f64, f64, f64) = match size {
+        Size::Wide => (560.0, 100.0, 96.0),
+        Size::Narrow => (340.0, 84.0, 80.0),
+    };
     const ROW: f64 = 28.0;
-    const LABEL: f64 = 100.0;
-    const VALUE: f64 = 96.0;
     const TOP: f64 = 6.0;
     let rows = aspects.len().max(1) as f64;
     let base = TOP + ROW * rows;
     let h = base + 26.0;
-    let bar_w = W - LABEL - VALUE;
+    let bar_w = width - label_w - value_w;
     let max = aspects.iter().map(|a| a.positive + a.neutral + a.negative).max().unwrap_or(0).max(1) as f64;
     let step = nice_step(max, 4.0);
     let top = (max / step).ceil() * step;
@@ -292,12 +308,12 @@ pub fn aspect_bars(aspects: &[AspectSummary], product: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg viewBox="0 0 {W} {h}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="12" fill="{TEXT}"><title>{label}</title>"#,
+        r#"<svg viewBox="0 0 {width} {h}" role="img" aria-label="{label}" xmlns="http://www.w3.org/2000/svg" font-size="12" fill="{TEXT}"><title>{label}</title>"#,
         label = escape(&label)
     );
     let mut v = 0.0;
     while v <= top + 0.5 {
-        let x = LABEL + v / top * bar_w;
+        let x = label_w + v / top * bar_w;
         let _ = write!(
             out,
             r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{base:.1}" stroke="{}" stroke-width="1"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{v}</text>"#,
@@ -309,7 +325,7 @@ pub fn aspect_bars(aspects: &[AspectSummary], product: &str) -> String {
     if aspects.is_empty() {
         let _ = write!(
             out,
-            r#"<text x="{LABEL}" y="{:.1}" dx="8">No aspects discussed.</text>"#,
+            r#"<text x="{label_w}" y="{:.1}" dx="8">No aspects discussed.</text>"#,
             TOP + ROW / 2.0 + 4.0
         );
     }
@@ -321,11 +337,11 @@ pub fn aspect_bars(aspects: &[AspectSummary], product: &str) -> String {
             a.positive,
             a.neutral,
             a.negative,
-            LABEL - 8.0,
+            label_w - 8.0,
             y + ROW / 2.0 + 4.0,
             name = escape(&a.aspect),
         );
-        let mut x = LABEL;
+        let mut x = label_w;
         for (count, colour) in [(a.positive, POSITIVE), (a.neutral, NEUTRAL), (a.negative, NEGATIVE)] {
             if count <= 0 {
                 continue;
@@ -341,11 +357,15 @@ pub fn aspect_bars(aspects: &[AspectSummary], product: &str) -> String {
         }
         let _ = write!(
             out,
-            r#"<text class="dl" x="{:.1}" y="{:.1}"><tspan fill="{POSITIVE}">+{}</tspan> <tspan fill="{NEUTRAL}">{}</tspan> <tspan fill="{NEGATIVE}">−{}</tspan></text></g>"#,
+            r#"<text class="dl" x="{:.1}" y="{:.1}"><tspan fill="{}">+{}</tspan> <tspan fill="{}">{}</tspan> <tspan fill="{}">−{}</tspan></text></g>"#,
             x + 6.0,
             y + ROW / 2.0 + 4.0,
+            // A zero is grey, so the eye goes to what was said.
+            if a.positive > 0 { POSITIVE } else { UNSCORED_TEXT },
             a.positive,
+            if a.neutral > 0 { NEUTRAL } else { UNSCORED_TEXT },
             a.neutral,
+            if a.negative > 0 { NEGATIVE } else { UNSCORED_TEXT },
             a.negative
         );
     }
@@ -383,7 +403,7 @@ mod tests {
             baseline_days: 14,
             reason: "27 mentions <b>".to_owned(),
         };
-        let svg = day_bars(&[day(1, 2, vec![]), day(2, 27, vec![alert])], "Kestrel & <co>");
+        let svg = day_bars(&[day(1, 2, vec![]), day(2, 27, vec![alert])], "Kestrel & <co>", Size::Wide);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains(r#"role="img""#) && svg.contains(r#"aria-label="Kestrel &amp; &lt;co&gt;""#));
         assert_eq!(svg.matches(r#"class="alert-marker""#).count(), 1);
@@ -398,7 +418,7 @@ mod tests {
             Share { brand: "Kestrel".into(), competitor: false, mentions: 50, share: 0.625 },
             Share { brand: "Orbix".into(), competitor: true, mentions: 20, share: 0.25 },
         ];
-        let svg = share_bars(&shares, "kestrel");
+        let svg = share_bars(&shares, "kestrel", Size::Narrow);
         assert!(svg.contains("62.5% (50)") && svg.contains("25.0% (20)"), "{svg}");
         assert!(svg.contains(SELECTED) && svg.contains(COMPETITOR));
     }

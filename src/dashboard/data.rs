@@ -8,15 +8,17 @@ use crate::api::AppState;
 use crate::digest::Products;
 use crate::digest::build::{day_start, product_sections};
 use crate::digest::rules::{self, Alert, AlertKind, AlertRule};
-use crate::store::{GapRow, MentionFilter, MentionRow, ProductSummary, SourceHealthRow, TrendPoint};
+use crate::store::{
+    GapRow, MentionCursor, MentionFilter, MentionRow, ProductSummary, SourceHealthRow, TrendPoint,
+};
 use crate::trends::TrendsRequest;
 
 /// Days shown when the query names no range.
 pub const DEFAULT_DAYS: u64 = 14;
 /// The longest range a page shows (a year of daily bars is still readable).
 pub const MAX_DAYS: i64 = 366;
-/// Latest mentions listed on the overview.
-pub const MENTIONS_PAGE: i64 = 50;
+/// Latest mentions listed on the overview (older ones are a page further).
+pub const MENTIONS_PAGE: i64 = 25;
 /// Mentions in a CSV download.
 pub const MENTIONS_CSV: i64 = 10_000;
 /// Unlinked names listed.
@@ -176,8 +178,8 @@ pub struct Overview {
     pub gaps: Vec<GapRow>,
     /// Latest mentions, filtered.
     pub mentions: Vec<MentionRow>,
-    /// More mentions match than are listed.
-    pub more_mentions: bool,
+    /// Where the next (older) page starts, when more mentions match.
+    pub next_cursor: Option<MentionCursor>,
     /// Every source's health.
     pub sources: Vec<SourceHealthRow>,
     /// The brand's products (SKU, name), for the product filter.
@@ -199,18 +201,19 @@ pub async fn overview(
     brand: &BrandChoice,
     range: &Range,
     filter: &MentionFilter,
+    cursor: Option<MentionCursor>,
     now: DateTime<Utc>,
 ) -> Result<Overview, DashboardError> {
-    let (days, share, products, gaps, (mentions, more_mentions), sources, catalog) = tokio::try_join!(
+    let (days, share, products, gaps, (mentions, next_cursor), sources, catalog) = tokio::try_join!(
         volume_days(state, brand, range, now),
         share_of_voice(state, range),
         products(state, brand, range),
         gaps(state, brand, range),
-        mentions(state, filter, MENTIONS_PAGE),
+        mentions(state, filter, cursor, MENTIONS_PAGE),
         sources(state),
         catalog(state, brand),
     )?;
-    Ok(Overview { days, share, products, gaps, mentions, more_mentions, sources, catalog })
+    Ok(Overview { days, share, products, gaps, mentions, next_cursor, sources, catalog })
 }
 
 /// The brand's mentions and sentiment per day of `range`, each day checked
@@ -350,17 +353,20 @@ pub async fn gaps(
     Ok(state.store.catalog_gaps(Some(range.start), Some(brand.id), GAP_LIMIT).await?)
 }
 
-/// Up to `limit` newest mentions matching `filter`, and whether more match.
+/// Up to `limit` newest mentions matching `filter` after `cursor`, and
+/// where the next page starts when more match.
 pub async fn mentions(
     state: &AppState,
     filter: &MentionFilter,
+    cursor: Option<MentionCursor>,
     limit: i64,
-) -> Result<(Vec<MentionRow>, bool), DashboardError> {
+) -> Result<(Vec<MentionRow>, Option<MentionCursor>), DashboardError> {
     // One row more than shown tells whether there are more.
-    let mut rows = state.store.mentions_page(filter, &state.model_id, None, limit + 1).await?;
+    let mut rows = state.store.mentions_page(filter, &state.model_id, cursor, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    Ok((rows, more))
+    let next = if more { rows.last().map(|m| MentionCursor { at: m.mentioned_at, id: m.id }) } else { None };
+    Ok((rows, next))
 }
 
 /// Every source's health.

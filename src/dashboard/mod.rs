@@ -34,7 +34,7 @@ use chrono::Utc;
 use crate::api::params::Params;
 use crate::api::routes::mention_filter;
 use crate::api::{ApiError, AppState, auth};
-use crate::store::{MentionFilter, StoreError};
+use crate::store::{MentionCursor, MentionFilter, StoreError};
 use crate::trends::{self, TrendsError};
 use data::{BrandChoice, Range};
 
@@ -120,7 +120,7 @@ impl IntoResponse for DashboardError {
             e @ (DashboardError::Store(_) | DashboardError::Internal(_)) => {
                 // The cause goes to the log once, in the request's span; the
                 // page says only that it was our fault.
-                tracing::error!(error = %error_chain(&e), "dashboard request failed");
+                tracing::error!(error = %crate::text::error_chain(&e), "dashboard request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",
@@ -130,17 +130,6 @@ impl IntoResponse for DashboardError {
         };
         (status, Html(pages::error(title, &message))).into_response()
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A request carrying the dashboard session cookie; any other is sent to `/login`.
@@ -192,6 +181,8 @@ pub struct View {
     pub filter: MentionFilter,
     /// The mention filters as given, for the forms and links.
     pub filters: Vec<(&'static str, String)>,
+    /// Where the page of mentions starts (None: the newest).
+    pub cursor: Option<MentionCursor>,
     /// The time zone days are cut in.
     pub time_zone: chrono_tz::Tz,
 }
@@ -256,11 +247,13 @@ async fn view(state: &AppState, raw: Option<&str>) -> Result<View, DashboardErro
     let filters = FILTERS.iter().filter_map(|&k| echo.text(k).map(|v| (k, v))).collect();
     // The rest is the latest mentions' filter, read exactly as /api/mentions reads it.
     let mut filter = mention_filter(state, &mut p).await?;
+    let cursor =
+        p.parsed("cursor", |v| MentionCursor::decode(v).ok_or_else(|| format!("`{v}` is not a cursor")))?;
     p.finish()?;
     filter.brand_id = Some(brand.id);
     filter.from = Some(range.start);
     filter.to = Some(range.end);
-    Ok(View { brand, brands, range, filter, filters, time_zone: tz })
+    Ok(View { brand, brands, range, filter, filters, cursor, time_zone: tz })
 }
 
 async fn overview(
@@ -269,7 +262,8 @@ async fn overview(
     RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, DashboardError> {
     let view = view(&state, raw.as_deref()).await?;
-    let overview = data::overview(&state, &view.brand, &view.range, &view.filter, Utc::now()).await?;
+    let overview =
+        data::overview(&state, &view.brand, &view.range, &view.filter, view.cursor, Utc::now()).await?;
     Ok(Html(pages::overview(&view, &overview)))
 }
 
@@ -334,7 +328,7 @@ async fn csv_download(
         ),
         "gaps" => (view.brand.name.clone(), csv::gaps(&data::gaps(&state, &view.brand, &view.range).await?)?),
         "mentions" => {
-            let (rows, _) = data::mentions(&state, &view.filter, data::MENTIONS_CSV).await?;
+            let (rows, _) = data::mentions(&state, &view.filter, view.cursor, data::MENTIONS_CSV).await?;
             (view.brand.name.clone(), csv::mentions(&rows)?)
         }
         "sources" => ("all".to_owned(), csv::sources(&data::sources(&state).await?)?),

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::View;
-use super::charts::{self, COMPETITOR, OWN, SELECTED};
+use super::charts::{self, COMPETITOR, OWN, SELECTED, Size};
 use super::data::{DayRow, MENTIONS_CSV, Overview, ProductView, Range, Totals};
 use crate::digest::{AspectCount, ProductStat};
 use crate::store::{GapRow, MentionRow, SourceHealthRow};
@@ -23,7 +23,8 @@ const CSS: &str = r#"
 body{margin:0;font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45;color:var(--fg);background:var(--bg)}
 a{color:var(--blue)}
 header.top{background:#fff;border-bottom:1px solid var(--border);padding:10px 24px;display:flex;flex-wrap:wrap;gap:10px 16px;align-items:flex-end}
-.logo{font-weight:700;font-size:18px;color:var(--fg);text-decoration:none;margin-right:auto;align-self:center}
+.logo{font-weight:700;font-size:18px;color:var(--fg);text-decoration:none;margin-right:auto;align-self:center;order:0}
+form.controls{order:1}form.logout{order:2;margin:0}
 .logo span{color:var(--blue)}
 form.controls,form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin:0}
 label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:2px}
@@ -45,8 +46,11 @@ a.csv:hover{background:var(--bg)}
 .kpi .v{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}
 .kpi .l{font-size:12px;color:var(--muted)}
 .kpi.pos{border-color:var(--pos)}.kpi.neu{border-color:var(--neu)}.kpi.neg{border-color:var(--neg)}.kpi.alert{border-color:var(--amber)}.kpi.sel{border-color:var(--blue)}
-.split{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px;align-items:start}
+.split{display:grid;grid-template-columns:minmax(0,4fr) minmax(0,3fr);gap:16px;align-items:start}
+.tall th,.tall td{padding:4px 6px}
+.chart{margin:0}
 .chart svg{display:block;width:100%;height:auto}
+.narrow-only{display:none}
 ul.legend{list-style:none;display:flex;flex-wrap:wrap;gap:4px 14px;padding:0;margin:6px 0 0;font-size:12px;color:var(--muted)}
 ul.legend .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 ul.alerts{margin:10px 0 0;padding:0;list-style:none}
@@ -55,6 +59,7 @@ ul.alerts li{border-left:3px solid var(--amber);background:#fff8c5;padding:4px 8
 .tall{max-height:330px;overflow-y:auto}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+tr.alert-day td{background:#fff8c5}
 thead th{position:sticky;top:0;background:#fff;font-weight:600;color:var(--muted);font-size:12px;white-space:nowrap}
 tfoot th{font-weight:600}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -66,6 +71,7 @@ td.post .title{font-weight:600}
 .dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:4px;background:#8c959f}
 .d-positive{background:var(--pos)}.d-neutral{background:var(--neu)}.d-negative{background:var(--neg)}
 .mark{color:var(--amber);font-weight:600;white-space:nowrap}
+p.pager{margin:10px 0 0;font-weight:600}
 .err{color:var(--neg)}
 p.error{color:var(--neg);font-weight:600}
 .login{max-width:420px;margin:12vh auto;grid-column:1/-1}
@@ -76,29 +82,23 @@ footer{text-align:center;color:var(--muted);font-size:12px;padding:0 0 24px}
  header.top{padding:10px 12px}
  main{grid-template-columns:minmax(0,1fr);padding:10px 10px 24px;gap:10px}
  .card{padding:12px}
- .chart{overflow-x:auto}
- .chart svg{min-width:540px}
+ .wide-only{display:none}
+ .narrow-only{display:block}
+ form.logout{order:1}
+ form.controls{order:2;flex-basis:100%}
+ table.stack thead{display:none}
+ table.stack tr{display:block;border-bottom:1px solid var(--border);padding:8px 0}
+ table.stack td{display:inline-block;border:0;padding:1px 10px 1px 0;vertical-align:top}
+ table.stack td.post{display:block;min-width:0;max-width:none;margin-top:4px}
+ table.stack td.none{display:none}
  .kpi .v{font-size:18px}
  form.controls label,form.filters label{flex:1 1 40%}
  form.controls label.q,form.filters label.q{flex-basis:100%}
 }
 "#;
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escaping for every text from data (one implementation for the whole program).
+pub use crate::text::escape;
 
 /// `?a=1&b=2` (form-encoded), or nothing when there are no pairs.
 pub fn query(pairs: &[(&str, String)]) -> String {
@@ -112,9 +112,13 @@ pub fn query(pairs: &[(&str, String)]) -> String {
     format!("?{}", s.finish())
 }
 
+/// What a path segment keeps as is: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// The path of a product's page.
 pub fn product_path(sku: &str) -> String {
-    format!("/products/{}", percent_encoding::utf8_percent_encode(sku, percent_encoding::NON_ALPHANUMERIC))
+    format!("/products/{}", percent_encoding::utf8_percent_encode(sku, SEGMENT))
 }
 
 /// Only `http`/`https` URLs without spaces or controls become links.
@@ -170,8 +174,7 @@ fn page(title: &str, header: &str, main: &str) -> String {
     )
 }
 
-const LOGOUT: &str =
-    r#"<form method="post" action="/logout"><button class="secondary" type="submit">Log out</button></form>"#;
+const LOGOUT: &str = r#"<form class="logout" method="post" action="/logout"><button class="secondary" type="submit">Log out</button></form>"#;
 
 fn card_head(out: &mut String, title: &str, csv_href: Option<&str>) {
     let _ = write!(out, r#"<div class="card-head"><h2>{}</h2>"#, escape(title));
@@ -179,6 +182,15 @@ fn card_head(out: &mut String, title: &str, csv_href: Option<&str>) {
         let _ = write!(out, r#"<a class="csv" href="{}" download>CSV</a>"#, escape(href));
     }
     out.push_str("</div>");
+}
+
+/// A chart in both sizes; the stylesheet shows the one that fits.
+fn figure(chart: impl Fn(Size) -> String) -> String {
+    format!(
+        r#"<figure class="chart"><div class="wide-only">{}</div><div class="narrow-only">{}</div></figure>"#,
+        chart(Size::Wide),
+        chart(Size::Narrow)
+    )
 }
 
 fn kpi(out: &mut String, id: &str, class: &str, value: &str, label: &str) {
@@ -194,17 +206,25 @@ fn badge(text: &str) -> String {
     format!(r#"<span class="badge b-{0}">{1}</span>"#, escape(text), escape(&text.replace('_', " ")))
 }
 
-/// The per-day table beside a volume chart.
-fn day_table(out: &mut String, id: &str, days: &[DayRow], with_alerts: bool) {
+/// The per-day table beside a volume chart; a day with an alert is marked,
+/// its reason in the tooltip (the list under the chart spells it out).
+fn day_table(out: &mut String, id: &str, days: &[DayRow]) {
     let _ = write!(
         out,
-        r#"<div class="scroll tall"><table id="{id}"><thead><tr><th>Day</th><th class="n">Mentions</th><th class="n">Positive</th><th class="n">Neutral</th><th class="n">Negative</th><th class="n">Not scored</th><th class="n">Net</th>{}</tr></thead><tbody>"#,
-        if with_alerts { "<th>Alert</th>" } else { "" }
+        r#"<div class="scroll tall"><table id="{id}"><thead><tr><th>Day</th><th class="n">Mentions</th><th class="n">Positive</th><th class="n">Neutral</th><th class="n">Negative</th><th class="n">Not scored</th><th class="n">Net</th></tr></thead><tbody>"#
     );
     for d in days {
+        let reasons: Vec<String> =
+            d.alerts.iter().map(|a| format!("{}: {}", a.kind.label(), a.reason)).collect();
+        let mark = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(r#" <span class="mark" title="{}">▼</span>"#, escape(&reasons.join("; ")))
+        };
         let _ = write!(
             out,
-            r#"<tr data-day="{day}"><td class="nowrap">{day}{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td>"#,
+            r#"<tr data-day="{day}"{}><td class="nowrap">{day}{}{mark}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            if reasons.is_empty() { "" } else { r#" class="alert-day""# },
             if d.partial { r#" <span class="muted">(so far)</span>"# } else { "" },
             d.mentions,
             d.positive,
@@ -214,33 +234,17 @@ fn day_table(out: &mut String, id: &str, days: &[DayRow], with_alerts: bool) {
             signed(d.net),
             day = d.day,
         );
-        if with_alerts {
-            let marks: Vec<String> = d
-                .alerts
-                .iter()
-                .map(|a| {
-                    format!(
-                        r#"<span class="mark" title="{}">▼ {}</span>"#,
-                        escape(&a.reason),
-                        escape(a.kind.label())
-                    )
-                })
-                .collect();
-            let _ = write!(out, "<td>{}</td>", marks.join(" "));
-        }
-        out.push_str("</tr>");
     }
     let t = Totals::of(days);
     let _ = write!(
         out,
-        r#"</tbody><tfoot><tr><th>Total</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th>{}</tr></tfoot></table></div>"#,
+        r#"</tbody><tfoot><tr><th>Total</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th></tr></tfoot></table></div>"#,
         t.mentions,
         t.positive,
         t.neutral,
         t.negative,
         t.mentions - t.scored(),
         signed(t.net()),
-        if with_alerts { "<th></th>" } else { "" }
     );
 }
 
@@ -330,8 +334,8 @@ pub fn overview(view: &View, o: &Overview) -> String {
     );
     let _ = write!(
         m,
-        r#"<div class="split"><div><figure class="chart" style="margin:0">{}</figure>{}"#,
-        charts::day_bars(&o.days, &aria),
+        r#"<div class="split"><div>{}{}"#,
+        figure(|size| charts::day_bars(&o.days, &aria, size)),
         charts::day_legend(true)
     );
     let alerts: Vec<String> = o
@@ -355,7 +359,7 @@ pub fn overview(view: &View, o: &Overview) -> String {
         let _ = write!(m, r#"<ul class="alerts" id="alerts">{}</ul>"#, alerts.join(""));
     }
     m.push_str("</div><div>");
-    day_table(&mut m, "volume-table", &o.days, true);
+    day_table(&mut m, "volume-table", &o.days);
     m.push_str("</div></div></section>");
 
     // Share of voice.
@@ -364,8 +368,8 @@ pub fn overview(view: &View, o: &Overview) -> String {
     let all: i64 = o.share.iter().map(|s| s.mentions).sum();
     let _ = write!(
         m,
-        r#"<figure class="chart" style="margin:0">{}</figure>{}<p class="note">Mentions of every watched brand in the range: {all} in all.</p></section>"#,
-        charts::share_bars(&o.share, &view.brand.name),
+        r#"{}{}<p class="note">Mentions of every watched brand in the range: {all} in all.</p></section>"#,
+        figure(|size| charts::share_bars(&o.share, &view.brand.name, size)),
         charts::legend(&[(SELECTED, "This brand"), (OWN, "Other own brand"), (COMPETITOR, "Competitor")])
     );
 
@@ -379,7 +383,7 @@ pub fn overview(view: &View, o: &Overview) -> String {
         for p in &o.products.problems {
             let _ = write!(
                 m,
-                r#"<tr data-sku="{}"><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+                r#"<tr data-sku="{}"><td class="nowrap">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
                 escape(&p.sku),
                 product_link(p, &range_params),
                 p.positive + p.neutral + p.negative,
@@ -406,7 +410,7 @@ pub fn overview(view: &View, o: &Overview) -> String {
         for p in &o.products.most_mentioned {
             let _ = write!(
                 m,
-                r#"<tr data-sku="{}"><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
+                r#"<tr data-sku="{}"><td class="nowrap">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
                 escape(&p.sku),
                 product_link(p, &range_params),
                 p.mentions,
@@ -501,26 +505,43 @@ fn mentions_card(m: &mut String, view: &View, o: &Overview) {
         escape(chosen("q").unwrap_or_default()),
         escape(&query(&view.base_params()))
     );
-    let count = if o.more_mentions {
-        format!("The newest {} matching mentions; the CSV has up to {MENTIONS_CSV}.", o.mentions.len())
-    } else {
-        format!("{} matching mentions.", o.mentions.len())
+    let shown = o.mentions.len();
+    let count = match (view.cursor.is_some(), o.next_cursor.is_some()) {
+        (false, false) => format!("{shown} matching mentions."),
+        (false, true) => format!("The {shown} newest matching mentions; the CSV has up to {MENTIONS_CSV}."),
+        (true, _) => format!("{shown} older matching mentions."),
     };
-    let _ = write!(
-        m,
-        r#"<p class="note" id="mentions-count" data-count="{}">{}</p>"#,
-        o.mentions.len(),
-        escape(&count)
-    );
+    let _ = write!(m, r#"<p class="note" id="mentions-count" data-count="{shown}">{}</p>"#, escape(&count));
+    // Paging links: the filters ride along, the cursor says where a page starts.
+    let mut links = Vec::new();
+    if view.cursor.is_some() {
+        links.push(format!(r##"<a id="newest" href="/{}#mentions">← Newest</a>"##, escape(&query(&all))));
+    }
+    if let Some(next) = &o.next_cursor {
+        let mut older = all.clone();
+        older.push(("cursor", next.encode()));
+        links.push(format!(
+            r##"<a id="older" href="/{}#mentions">Older mentions →</a>"##,
+            escape(&query(&older))
+        ));
+    }
+    let pager = if links.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p class="pager">{}</p>"#, links.join(" · "))
+    };
     if o.mentions.is_empty() {
-        m.push_str(r#"<p class="note">No mention matches these filters in the range.</p></section>"#);
+        let _ = write!(
+            m,
+            r#"<p class="note">No mention matches these filters in the range.</p>{pager}</section>"#
+        );
         return;
     }
-    m.push_str(r#"<div class="scroll"><table id="mentions-table"><thead><tr><th>When</th><th>Source</th><th>Sentiment</th><th>Products</th><th>Post</th></tr></thead><tbody>"#);
+    m.push_str(r#"<div class="scroll"><table id="mentions-table" class="stack"><thead><tr><th>When</th><th>Source</th><th>Sentiment</th><th>Products</th><th>Post</th></tr></thead><tbody>"#);
     for row in &o.mentions {
         mention_row(m, row, tz);
     }
-    m.push_str("</tbody></table></div></section>");
+    let _ = write!(m, "</tbody></table></div>{pager}</section>");
 }
 
 fn mention_row(m: &mut String, row: &MentionRow, tz: chrono_tz::Tz) {
@@ -565,13 +586,15 @@ fn mention_row(m: &mut String, row: &MentionRow, tz: chrono_tz::Tz) {
     }
     let _ = write!(
         m,
-        r#"<tr data-id="{}" data-sentiment="{}"><td class="nowrap">{}</td><td>{}<div class="muted">{}</div></td><td>{}</td><td>{}</td><td class="post">{}</td></tr>"#,
+        r#"<tr data-id="{}" data-sentiment="{}"><td class="nowrap">{}</td><td>{}<div class="muted">{}</div></td><td>{}</td><td{}>{}</td><td class="post">{}</td></tr>"#,
         row.id,
         escape(row.sentiment.as_deref().unwrap_or("none")),
         local(row.mentioned_at, tz),
         escape(&row.source),
         escape(&row.source_kind),
         sentiment,
+        // An empty cell takes no line where the rows stack (phones).
+        if products.is_empty() { r#" class="none""# } else { "" },
         if products.is_empty() { "—".to_owned() } else { products.join("<br>") },
         post
     );
@@ -621,30 +644,38 @@ fn sources_table(m: &mut String, sources: &[SourceHealthRow], tz: chrono_tz::Tz)
         m.push_str(r#"<p class="note">No sources configured.</p>"#);
         return;
     }
-    m.push_str(r#"<div class="scroll"><table id="sources-table"><thead><tr><th>Source</th><th>Last fetch</th><th class="n">Items / new</th><th class="n">Failures in a row</th><th class="n">Runs 24 h</th></tr></thead><tbody>"#);
+    m.push_str(r#"<div class="scroll"><table id="sources-table"><thead><tr><th>Source</th><th>Last fetch</th><th class="n">Failures in a row</th><th class="n">Runs 24 h</th></tr></thead><tbody>"#);
     for s in sources {
-        let last = match s.last_run_at {
-            Some(t) => local(t, tz),
-            None => "never".to_owned(),
+        let mut fetch = badge(&s.last_status);
+        if let Some(t) = s.last_run_at {
+            let _ = write!(
+                fetch,
+                r#" <span class="nowrap">{}</span><div class="muted">{} items, {} new</div>"#,
+                local(t, tz),
+                s.last_items_seen,
+                s.last_new_posts
+            );
+        }
+        if let Some(e) = s.last_error.as_deref() {
+            let _ =
+                write!(fetch, r#"<div class="err" title="{}">{}</div>"#, escape(e), escape(&clip(e, 120)));
+        }
+        // When the next try is matters while a source is backing off.
+        if s.consecutive_failures > 0 {
+            let _ = write!(fetch, r#"<div class="muted">next try {}</div>"#, local(s.next_due, tz));
+        }
+        let runs = if s.failures_24h > 0 {
+            format!("{} ({} failed)", s.runs_24h, s.failures_24h)
+        } else {
+            s.runs_24h.to_string()
         };
-        let error = s
-            .last_error
-            .as_deref()
-            .map(|e| format!(r#"<div class="err" title="{}">{}</div>"#, escape(e), escape(&clip(e, 120))))
-            .unwrap_or_default();
         let _ = write!(
             m,
-            r#"<tr data-source="{name}"><td><b>{name}</b><div class="muted">{kind}{disabled}</div></td><td>{status} <span class="nowrap">{last}</span>{error}<div class="muted">next due {next}</div></td><td class="n">{} / {}</td><td class="n">{}</td><td class="n">{} ({} failed)</td></tr>"#,
-            s.last_items_seen,
-            s.last_new_posts,
+            r#"<tr data-source="{name}"><td class="nowrap"><b>{name}</b><div class="muted">{kind}{disabled}</div></td><td>{fetch}</td><td class="n">{}</td><td class="n">{runs}</td></tr>"#,
             s.consecutive_failures,
-            s.runs_24h,
-            s.failures_24h,
             name = escape(&s.name),
             kind = escape(&s.kind),
             disabled = if s.enabled { "" } else { " · disabled" },
-            status = badge(&s.last_status),
-            next = local(s.next_due, tz),
         );
     }
     m.push_str("</tbody></table></div>");
@@ -654,7 +685,7 @@ fn sources_table(m: &mut String, sources: &[SourceHealthRow], tz: chrono_tz::Tz)
 pub fn product(p: &ProductView, range: &Range, tz: chrono_tz::Tz) -> String {
     let s = &p.summary;
     let path = product_path(&s.sku);
-    let range_params = vec![("from", range.from.to_string()), ("to", range.to.to_string())];
+    let range_params = [("from", range.from.to_string()), ("to", range.to.to_string())];
     let mut csv_params = vec![("product", s.sku.clone())];
     csv_params.extend(range_params.iter().cloned());
     let mut header = format!(
@@ -702,19 +733,19 @@ pub fn product(p: &ProductView, range: &Range, tz: chrono_tz::Tz) -> String {
     );
     let _ = write!(
         m,
-        r#"<div class="split"><div><figure class="chart" style="margin:0">{}</figure>{}</div><div>"#,
-        charts::day_bars(&p.days, &aria),
+        r#"<div class="split"><div>{}{}</div><div>"#,
+        figure(|size| charts::day_bars(&p.days, &aria, size)),
         charts::day_legend(false)
     );
-    day_table(&mut m, "product-trend-table", &p.days, false);
+    day_table(&mut m, "product-trend-table", &p.days);
     m.push_str("</div></div></section>");
 
     m.push_str(r#"<section class="card" id="aspects">"#);
     card_head(&mut m, "Aspects", Some(&format!("/csv/product-aspects{}", query(&csv_params))));
     let _ = write!(
         m,
-        r#"<figure class="chart" style="margin:0">{}</figure>{}"#,
-        charts::aspect_bars(&s.aspects, &s.name),
+        r#"{}{}"#,
+        figure(|size| charts::aspect_bars(&s.aspects, &s.name, size)),
         charts::legend(&[
             (charts::POSITIVE, "Positive"),
             (charts::NEUTRAL, "Neutral"),
@@ -738,11 +769,14 @@ pub fn product(p: &ProductView, range: &Range, tz: chrono_tz::Tz) -> String {
     m.push_str("</section>");
 
     m.push_str(r#"<section class="card" id="examples">"#);
-    card_head(&mut m, "Example mentions", None);
+    // The product's mentions as posts, with every column the overview's CSV has.
+    let mut mention_params = vec![("brand", s.brand.clone()), ("product", s.sku.clone())];
+    mention_params.extend(range_params.iter().cloned());
+    card_head(&mut m, "Example mentions", Some(&format!("/csv/mentions{}", query(&mention_params))));
     if s.recent.is_empty() {
         m.push_str(r#"<p class="note">No mention of this product in the range.</p>"#);
     } else {
-        m.push_str(r#"<div class="scroll"><table id="examples-table"><thead><tr><th>When</th><th>Sentiment</th><th>What was said</th></tr></thead><tbody>"#);
+        m.push_str(r#"<div class="scroll"><table id="examples-table" class="stack"><thead><tr><th>When</th><th>Sentiment</th><th>What was said</th></tr></thead><tbody>"#);
         for r in &s.recent {
             let link = match r.url.as_deref().and_then(web_url) {
                 Some(url) => format!(
@@ -820,6 +854,7 @@ mod tests {
         assert_eq!(signed(None), "n/a");
         assert_eq!(pct(Some(0.625)), "62.5%");
         assert_eq!(query(&[("q", "a b&c".to_owned())]), "?q=a+b%26c");
+        assert_eq!(product_path("KM-X.1_~"), "/products/KM-X.1_~");
         assert_eq!(product_path("KM X/1"), "/products/KM%20X%2F1");
         assert_eq!(clip("abcdef", 3), "abc…");
     }

@@ -38,8 +38,7 @@ use crate::helpers::{TestDb, brandpulse, example_catalog, example_config};
 /// The API token the seeded server runs with.
 pub const TOKEN: &str = "dashboard-token-0123456789abcdef";
 const MODEL: &str = "dashboard-test-model";
-const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'";
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'";
 
 /// The example config's digest time zone.
 fn tz() -> chrono_tz::Tz {
@@ -66,12 +65,15 @@ pub fn range_query(extra: &str) -> String {
 pub struct Dash {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// The database (dropped with the server).
-    pub db: TestDb,
+    /// The database, dropped with the server.
+    _db: TestDb,
     /// A client that does not follow redirects.
     pub client: reqwest::Client,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
+
+/// (SKU, targeted sentiment, [(aspect, sentiment)]).
+type ProductSeed = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
 
 /// One post to seed.
 struct Post {
@@ -81,12 +83,21 @@ struct Post {
     label: Option<&'static str>,
     title: Option<&'static str>,
     body: String,
-    product: Option<(&'static str, &'static str, &'static [(&'static str, &'static str)])>,
+    product: Option<ProductSeed>,
     unlinked: Option<&'static str>,
 }
 
 fn post(brand: &'static str, at: String, source: &'static str, label: Option<&'static str>) -> Post {
-    Post { brand, at, source, label, title: None, body: format!("{brand} post"), product: None, unlinked: None }
+    Post {
+        brand,
+        at,
+        source,
+        label,
+        title: None,
+        body: format!("{brand} post"),
+        product: None,
+        unlinked: None,
+    }
 }
 
 async fn insert(pool: &PgPool, n: usize, p: &Post) {
@@ -274,15 +285,12 @@ impl Dash {
         }));
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Dash { base, db, client, _stop: stop }
+        Dash { base, _db: db, client, _stop: stop }
     }
 
     /// The session cookie a login sets.
     fn cookie() -> String {
-        format!(
-            "brandpulse_session={}",
-            brandpulse::api::auth::session_value(&SecretString::from(TOKEN))
-        )
+        format!("brandpulse_session={}", brandpulse::api::auth::session_value(&SecretString::from(TOKEN)))
     }
 
     /// GET with the session cookie: status, headers, body.
@@ -369,13 +377,18 @@ fn fold(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// An attribute of the first element matching `css`.
+pub fn attr(doc: &scraper::Html, css: &str, name: &str) -> String {
+    let selector = scraper::Selector::parse(css).expect("selector");
+    let element = doc.select(&selector).next().unwrap_or_else(|| panic!("no element {css}"));
+    element.value().attr(name).unwrap_or_else(|| panic!("{css} has no {name}")).to_owned()
+}
+
 /// The cells' texts of every row matching `css`.
 pub fn rows(doc: &scraper::Html, css: &str) -> Vec<Vec<String>> {
     let row = scraper::Selector::parse(css).expect("selector");
     let cell = scraper::Selector::parse("td, th").expect("selector");
-    doc.select(&row)
-        .map(|r| r.select(&cell).map(|c| fold(&c.text().collect::<String>())).collect())
-        .collect()
+    doc.select(&row).map(|r| r.select(&cell).map(|c| fold(&c.text().collect::<String>())).collect()).collect()
 }
 
 /// The hand-computed overview, checked on a parsed page (also used on the browser's DOM).
@@ -395,14 +408,27 @@ pub fn check_overview(doc: &scraper::Html) {
     let d = |k: i64| format!("tr[data-day=\"{}\"]", day(k));
     assert_eq!(
         rows(doc, &format!("#volume-table {}", d(2)))[0],
-        [day(2).to_string(), "27".into(), "5".into(), "5".into(), "17".into(), "0".into(), "-0.44".into(), "▼ Volume spike".into()]
+        [
+            format!("{} ▼", day(2)),
+            "27".into(),
+            "5".into(),
+            "5".into(),
+            "17".into(),
+            "0".into(),
+            "-0.44".into()
+        ]
+    );
+    assert_eq!(
+        text(doc, &format!("#volume-table {}.alert-day td .mark", d(2))),
+        "▼",
+        "the spike day is marked"
     );
     assert_eq!(
         rows(doc, &format!("#volume-table {}", d(4)))[0][..7],
         [day(4).to_string(), "3".into(), "1".into(), "1".into(), "0".into(), "1".into(), "+0.50".into()]
     );
     assert_eq!(rows(doc, &format!("#volume-table {}", d(1)))[0][1..7], ["0", "0", "0", "0", "0", "n/a"]);
-    assert_eq!(rows(doc, "#volume-table tfoot tr")[0], ["Total", "50", "16", "16", "17", "1", "-0.02", ""]);
+    assert_eq!(rows(doc, "#volume-table tfoot tr")[0], ["Total", "50", "16", "16", "17", "1", "-0.02"]);
     let reason = "27 mentions against a 14-day mean of 2.1 (sd 1.4, floor): z = 17.3";
     assert_eq!(text(doc, "#alerts li"), format!("{} · Volume spike: {reason}", day(2)));
     assert!(
@@ -455,16 +481,24 @@ pub fn check_overview(doc: &scraper::Html) {
     assert!(gaps[1][0].starts_with("Nova 4"), "{gaps:?}");
     assert_eq!(gaps[1][1..5], ["1", "0", "1", "1"]);
 
-    // Latest mentions: all 50 of the range.
-    assert_eq!(rows(doc, "#mentions-table tbody tr").len(), 50);
-    assert_eq!(text(doc, "#mentions-count"), "50 matching mentions.");
+    // Latest mentions: the newest 25 of the range's 50, the rest a page further.
+    assert_eq!(rows(doc, "#mentions-table tbody tr").len(), 25);
+    assert_eq!(text(doc, "#mentions-count"), "The 25 newest matching mentions; the CSV has up to 10000.");
 
     // Source health: the config's eight and the two seeded ones.
     assert_eq!(rows(doc, "#sources-table tbody tr").len(), 10);
     let failed = text(doc, "#sources-table tr[data-source=\"kestrel-newsroom\"]");
-    assert!(failed.contains("failed") && failed.contains("HTTP 503 from https://kestrel.example/news"), "{failed}");
-    assert_eq!(rows(doc, "#sources-table tr[data-source=\"kestrel-newsroom\"]")[0][3], "3", "failures in a row");
-    assert_eq!(rows(doc, "#sources-table tr[data-source=\"reddit-kestrel\"]")[0][2], "12 / 3");
+    assert!(
+        failed.contains("failed") && failed.contains("HTTP 503 from https://kestrel.example/news"),
+        "{failed}"
+    );
+    assert_eq!(
+        rows(doc, "#sources-table tr[data-source=\"kestrel-newsroom\"]")[0][2],
+        "3",
+        "failures in a row"
+    );
+    let ok = text(doc, "#sources-table tr[data-source=\"reddit-kestrel\"]");
+    assert!(ok.contains("ok") && ok.contains("12 items, 3 new"), "{ok}");
 }
 
 #[tokio::test]
@@ -525,7 +559,8 @@ async fn dashboard_pages_need_a_session_and_the_login_checks_the_token() {
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().ok()), (303, Some("/")));
 
     // Logging out clears the cookie.
-    let r = s.client.post(format!("{}/logout", s.base)).header("cookie", &session).send().await.expect("logout");
+    let r =
+        s.client.post(format!("{}/logout", s.base)).header("cookie", &session).send().await.expect("logout");
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(r.headers()["location"], "/login");
     assert!(r.headers()["set-cookie"].to_str().expect("ascii").contains("Max-Age=0"));
@@ -543,13 +578,32 @@ async fn dashboard_overview_and_product_page_show_the_seeded_numbers() {
 
     // The mention filters change the rows.
     for (filter, count) in
-        [("&sentiment=negative", 17), ("&source=reddit", 27), ("&product=KM-X200", 6), ("&q=friends", 1)]
+        [("&sentiment=negative", 17), ("&source=feed", 23), ("&product=KM-X200", 6), ("&q=friends", 1)]
     {
         let doc = s.page(&format!("/{}", range_query(filter))).await;
         assert_eq!(rows(&doc, "#mentions-table tbody tr").len(), count, "{filter}");
         // The charts do not depend on the mention filters.
         assert_eq!(text(&doc, "#kpi-mentions .v"), "50", "{filter}");
     }
+    // The older page: the other 25, none twice, the filters kept.
+    let first = s.page(&format!("/{}", range_query(""))).await;
+    let older = attr(&first, "a#older", "href");
+    assert!(older.contains("brand=Kestrel") && older.contains("cursor="), "{older}");
+    let second = s.page(&older).await;
+    assert_eq!(text(&second, "#mentions-count"), "25 older matching mentions.");
+    let ids = |doc: &scraper::Html| -> Vec<String> {
+        let sel = scraper::Selector::parse("#mentions-table tbody tr").expect("selector");
+        doc.select(&sel).filter_map(|r| r.value().attr("data-id").map(str::to_owned)).collect()
+    };
+    let mut all = ids(&first);
+    all.extend(ids(&second));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 50, "two pages, every mention once");
+    assert!(attr(&second, "a#newest", "href").starts_with("/?brand=Kestrel"));
+    let none = scraper::Selector::parse("a#older").expect("selector");
+    assert!(second.select(&none).next().is_none(), "no third page");
+
     let negative = s.page(&format!("/{}", range_query("&sentiment=negative"))).await;
     let sel = scraper::Selector::parse("#mentions-table tbody tr").expect("selector");
     assert!(negative.select(&sel).all(|r| r.value().attr("data-sentiment") == Some("negative")));
@@ -596,10 +650,23 @@ async fn dashboard_csv_downloads_carry_the_seeded_numbers() {
     let s = Dash::start().await;
     let q = range_query("");
     let (volume, name) = s.csv(&format!("/csv/volume{q}")).await;
-    assert_eq!(name, format!("attachment; filename=\"brandpulse-volume-kestrel-{}-to-{}.csv\"", day(13), day(0)));
+    assert_eq!(
+        name,
+        format!("attachment; filename=\"brandpulse-volume-kestrel-{}-to-{}.csv\"", day(13), day(0))
+    );
     assert_eq!(
         volume[0],
-        ["day", "mentions", "positive", "neutral", "negative", "not_scored", "net_sentiment", "complete", "alerts"]
+        [
+            "day",
+            "mentions",
+            "positive",
+            "neutral",
+            "negative",
+            "not_scored",
+            "net_sentiment",
+            "complete",
+            "alerts"
+        ]
     );
     assert_eq!(volume.len(), 15);
     let spike = volume.iter().find(|r| r[0] == day(2).to_string()).expect("the spike day");
@@ -623,7 +690,19 @@ async fn dashboard_csv_downloads_carry_the_seeded_numbers() {
     assert_eq!(products.len(), 4);
     assert_eq!(
         products[1],
-        ["KM-X200", "Kestrel X200", "6", "2", "1", "1", "4", "0.6667", "-0.5000", "camera (1)", "battery (3), screen (1)"]
+        [
+            "KM-X200",
+            "Kestrel X200",
+            "6",
+            "2",
+            "1",
+            "1",
+            "4",
+            "0.6667",
+            "-0.5000",
+            "camera (1)",
+            "battery (3), screen (1)"
+        ]
     );
     let (problems, _) = s.csv(&format!("/csv/problem-products{q}")).await;
     let skus: Vec<&str> = problems[1..].iter().map(|r| r[0].as_str()).collect();
@@ -639,7 +718,8 @@ async fn dashboard_csv_downloads_carry_the_seeded_numbers() {
     let (negative, _) = s.csv(&format!("/csv/mentions{}", range_query("&sentiment=negative"))).await;
     assert_eq!(negative.len(), 18);
     assert!(negative[1..].iter().all(|r| r[4] == "negative" && r[1] == "Kestrel"));
-    let (x200, _) = s.csv(&format!("/csv/mentions{}", range_query("&product=KM-X200&sentiment=negative"))).await;
+    let (x200, _) =
+        s.csv(&format!("/csv/mentions{}", range_query("&product=KM-X200&sentiment=negative"))).await;
     assert_eq!(x200.len(), 5, "4 negative posts name the X200");
     assert!(x200[1][6].contains("KM-X200 (negative)"), "{:?}", x200[1]);
 
@@ -653,6 +733,26 @@ async fn dashboard_csv_downloads_carry_the_seeded_numbers() {
     assert_eq!(trend.len(), 15);
     let d2 = trend.iter().find(|r| r[0] == day(2).to_string()).expect("d2");
     assert_eq!(d2[1..7], ["6", "1", "1", "4", "0", "-0.5000"]);
+    // Every CSV link the pages carry downloads; the product page's examples are its mentions.
+    for page in [
+        format!("/{}", range_query("&sentiment=negative")),
+        format!("/products/KM-X200?from={}&to={}", day(13), day(0)),
+    ] {
+        let doc = s.page(&page).await;
+        let sel = scraper::Selector::parse("a.csv[download]").expect("selector");
+        let links: Vec<String> =
+            doc.select(&sel).filter_map(|a| a.value().attr("href").map(str::to_owned)).collect();
+        assert!(links.len() >= 3, "{page}: {links:?}");
+        for link in links {
+            let (rows, _) = s.csv(&link).await;
+            assert!(rows.len() > 1, "{link} has data");
+            if link.starts_with("/csv/mentions") && page.starts_with("/products/") {
+                assert_eq!(rows.len(), 7, "the X200's 6 mentions: {link}");
+            } else if link.starts_with("/csv/mentions") {
+                assert_eq!(rows.len(), 18, "the filter rides along: {link}");
+            }
+        }
+    }
     let (aspects, _) = s.csv(&format!("/csv/product-aspects{}", range_query("&product=KM-X200"))).await;
     assert_eq!(
         aspects,
@@ -685,6 +785,7 @@ async fn dashboard_bad_parameters_are_a_400_page_naming_them() {
         ("/csv/volume?to=1.1.2026".to_owned(), "to"),
         ("/csv/product-trend".to_owned(), "product"),
         ("/csv/mentions?sentiment=angry".to_owned(), "sentiment"),
+        ("/?cursor=junk".to_owned(), "cursor"),
     ];
     for (path, parameter) in cases {
         let (status, headers, body) = s.get(&path).await;
@@ -706,7 +807,12 @@ async fn dashboard_escapes_untrusted_posts_and_sends_security_headers() {
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["cache-control"], "no-store");
-    assert!(body.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; Kestrel &amp; &quot;friends&quot;"), "{body}");
+    assert!(
+        body.contains(
+            "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; Kestrel &amp; &quot;friends&quot;"
+        ),
+        "{body}"
+    );
     assert!(body.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!body.contains("<script") && !body.contains("<img"), "no markup from a post survives");
     // The search text comes back in the form, escaped too.
