@@ -75,6 +75,17 @@ pub struct SourceState {
     pub next_due: DateTime<Utc>,
 }
 
+fn source_state(r: &sqlx::postgres::PgRow) -> Result<SourceState, sqlx::Error> {
+    Ok(SourceState {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        consecutive_failures: r.try_get("consecutive_failures")?,
+        next_due: r.try_get("next_due")?,
+    })
+}
+
 impl Store {
     /// The enabled sources' fetch state, by name.
     pub async fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
@@ -86,19 +97,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query(action))?;
-        rows.iter()
-            .map(|r| {
-                Ok(SourceState {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    etag: r.try_get("etag")?,
-                    last_modified: r.try_get("last_modified")?,
-                    consecutive_failures: r.try_get("consecutive_failures")?,
-                    next_due: r.try_get("next_due")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::query(action))
+        rows.iter().map(source_state).collect::<Result<_, sqlx::Error>>().map_err(StoreError::query(action))
     }
 
     /// After a successful fetch (or a 304): keep the new validators, clear
@@ -191,16 +190,7 @@ impl Store {
         .map_err(StoreError::query(action))?;
         let mut leased = rows
             .iter()
-            .map(|r| {
-                Ok(SourceState {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    etag: r.try_get("etag")?,
-                    last_modified: r.try_get("last_modified")?,
-                    consecutive_failures: r.try_get("consecutive_failures")?,
-                    next_due: r.try_get("next_due")?,
-                })
-            })
+            .map(source_state)
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(StoreError::query(action))?;
         leased.sort_by(|a, b| a.next_due.cmp(&b.next_due).then(a.id.cmp(&b.id)));
