@@ -35,6 +35,15 @@ pub enum ApiError {
     Serve(#[source] std::io::Error),
 }
 
+impl From<crate::trends::TrendsError> for ApiError {
+    fn from(e: crate::trends::TrendsError) -> Self {
+        match e {
+            crate::trends::TrendsError::BadArgument { argument, message } => ApiError::bad(argument, message),
+            crate::trends::TrendsError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
 impl ApiError {
     /// A bad query parameter.
     pub fn bad(parameter: &str, message: impl Into<String>) -> Self {

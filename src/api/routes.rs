@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::params::Params;
 use super::{ApiError, AppState};
 use crate::store::{GapRow, MentionCursor, MentionFilter, MentionRow, ProductSummary, SourceHealthRow};
-use crate::trends::{self, TrendsError, TrendsReport, TrendsRequest};
+use crate::trends::{self, TrendsReport, TrendsRequest};
 
 /// Mentions per page unless `limit` says otherwise.
 const DEFAULT_PAGE: i64 = 50;
@@ -95,11 +95,7 @@ async fn get_trends(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TrendsReport>, ApiError> {
     let request = trends_request(raw.as_deref())?;
-    match request.report(&state.store, &state.config, &state.model_id, Utc::now()).await {
-        Ok(report) => Ok(Json(report)),
-        Err(TrendsError::BadArgument { argument, message }) => Err(ApiError::bad(argument, message)),
-        Err(TrendsError::Store(e)) => Err(e.into()),
-    }
+    Ok(Json(request.report(&state.store, &state.config, &state.model_id, Utc::now()).await?))
 }
 
 /// `/api/mentions`'s query parameters.

@@ -41,13 +41,13 @@ fn float(x: Option<f64>) -> String {
 }
 
 fn write(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>, DashboardError> {
-    let fail = |e: csv::Error| DashboardError::Internal(format!("writing CSV: {e}"));
+    let fail = |e: csv::Error| DashboardError::internal(format!("writing CSV: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).map_err(fail)?;
     for row in rows {
         w.write_record(&row).map_err(fail)?;
     }
-    w.into_inner().map_err(|e| DashboardError::Internal(format!("writing CSV: {e}")))
+    w.into_inner().map_err(|e| DashboardError::internal(format!("writing CSV: {e}")))
 }
 
 /// Mentions and sentiment per day (with the alerts, for a brand).

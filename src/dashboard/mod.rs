@@ -57,67 +57,52 @@ pub fn router() -> Router<AppState> {
         .layer(middleware::from_fn(security_headers))
 }
 
-/// Why a dashboard request failed; shown as an HTML page.
+/// Why a dashboard request failed: the API's reasons ([`ApiError`]), shown
+/// as an HTML page instead of JSON.
 #[derive(Debug, thiserror::Error)]
-pub enum DashboardError {
-    /// A query parameter is malformed, unknown or names nothing.
-    #[error("{parameter}: {message}")]
-    BadRequest {
-        /// The parameter.
-        parameter: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The page's subject does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Something else on our side.
-    #[error("{0}")]
-    Internal(String),
-}
+#[error(transparent)]
+pub struct DashboardError(#[from] pub ApiError);
 
 impl DashboardError {
     /// A bad query parameter.
     pub fn bad(parameter: &str, message: impl Into<String>) -> Self {
-        DashboardError::BadRequest { parameter: parameter.to_owned(), message: message.into() }
+        DashboardError(ApiError::bad(parameter, message))
+    }
+
+    /// The page's subject does not exist.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        DashboardError(ApiError::NotFound(what.into()))
+    }
+
+    /// Something on our side failed.
+    pub fn internal(what: impl Into<String>) -> Self {
+        DashboardError(ApiError::Internal(what.into()))
     }
 }
 
-impl From<ApiError> for DashboardError {
-    fn from(e: ApiError) -> Self {
-        match e {
-            ApiError::BadRequest { parameter, message } => DashboardError::BadRequest { parameter, message },
-            ApiError::NotFound(what) => DashboardError::NotFound(what),
-            ApiError::Store(e) => DashboardError::Store(e),
-            e @ (ApiError::Unauthorized | ApiError::Internal(_) | ApiError::Serve(_)) => {
-                DashboardError::Internal(e.to_string())
-            }
-        }
+impl From<StoreError> for DashboardError {
+    fn from(e: StoreError) -> Self {
+        DashboardError(e.into())
     }
 }
 
 impl From<TrendsError> for DashboardError {
     fn from(e: TrendsError) -> Self {
-        match e {
-            TrendsError::BadArgument { argument, message } => DashboardError::bad(argument, message),
-            TrendsError::Store(e) => DashboardError::Store(e),
-        }
+        DashboardError(e.into())
     }
 }
 
 impl IntoResponse for DashboardError {
     fn into_response(self) -> Response {
-        let (status, title, message) = match self {
-            DashboardError::BadRequest { parameter, message } => (
+        let (status, title, message) = match self.0 {
+            ApiError::BadRequest { parameter, message } => (
                 StatusCode::BAD_REQUEST,
                 "Bad request",
                 format!("The parameter `{parameter}` is wrong: {message}."),
             ),
-            DashboardError::NotFound(what) => (StatusCode::NOT_FOUND, "Not found", what),
-            e @ (DashboardError::Store(_) | DashboardError::Internal(_)) => {
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, "Not found", what),
+            e
+            @ (ApiError::Unauthorized | ApiError::Store(_) | ApiError::Internal(_) | ApiError::Serve(_)) => {
                 // The cause goes to the log once, in the request's span; the
                 // page says only that it was our fault.
                 tracing::error!(error = %crate::text::error_chain(&e), "dashboard request failed");
@@ -229,19 +214,20 @@ async fn view(state: &AppState, raw: Option<&str>) -> Result<View, DashboardErro
     let tz = state.config.digest.time_zone;
     let range = Range::resolve(from, to, Utc::now().with_timezone(&tz).date_naive(), tz)?;
     let brands = brand_choices(state).await?;
-    let brand =
-        match brand {
-            Some(name) => {
-                brands.iter().find(|b| b.name.eq_ignore_ascii_case(&name)).cloned().ok_or_else(|| {
-                    let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
-                    DashboardError::bad("brand", format!("no brand `{name}` (known: {})", known.join(", ")))
-                })?
-            }
-            // The first own brand of the config, else whatever is watched.
-            None => brands.iter().find(|b| !b.competitor).or_else(|| brands.first()).cloned().ok_or_else(
-                || DashboardError::NotFound("no brand is configured (and synced to the database)".to_owned()),
-            )?,
-        };
+    let brand = match brand {
+        Some(name) => {
+            brands.iter().find(|b| b.name.eq_ignore_ascii_case(&name)).cloned().ok_or_else(|| {
+                let known: Vec<&str> = brands.iter().map(|b| b.name.as_str()).collect();
+                DashboardError::bad("brand", format!("no brand `{name}` (known: {})", known.join(", ")))
+            })?
+        }
+        // The first own brand of the config, else whatever is watched.
+        None => {
+            brands.iter().find(|b| !b.competitor).or_else(|| brands.first()).cloned().ok_or_else(|| {
+                DashboardError::not_found("no brand is configured (and synced to the database)".to_owned())
+            })?
+        }
+    };
     // Kept as given so the forms and links can carry them; already checked for repeats.
     let mut echo = Params::parse(raw)?;
     let filters = FILTERS.iter().filter_map(|&k| echo.text(k).map(|v| (k, v))).collect();
@@ -286,7 +272,7 @@ async fn product(
     let range = product_range(&state, raw.as_deref())?;
     let view = data::product(&state, &sku, &range, Utc::now())
         .await?
-        .ok_or_else(|| DashboardError::NotFound(format!("There is no product with the SKU `{sku}`.")))?;
+        .ok_or_else(|| DashboardError::not_found(format!("There is no product with the SKU `{sku}`.")))?;
     Ok(Html(pages::product(&view, &range, state.config.digest.time_zone)))
 }
 
@@ -297,7 +283,7 @@ async fn csv_download(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, DashboardError> {
     if !csv::CHARTS.contains(&chart.as_str()) {
-        return Err(DashboardError::NotFound(format!(
+        return Err(DashboardError::not_found(format!(
             "There is no chart `{chart}`; the charts are {}.",
             csv::CHARTS.join(", ")
         )));
@@ -349,7 +335,7 @@ async fn csv_download(
     let filename =
         format!("brandpulse-{chart}-{}-{}-to-{}.csv", file_part(&subject), view.range.from, view.range.to);
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .map_err(|e| DashboardError::Internal(format!("CSV file name {filename:?}: {e}")))?;
+        .map_err(|e| DashboardError::internal(format!("CSV file name {filename:?}: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
@@ -412,6 +398,6 @@ mod tests {
         let e: DashboardError = ApiError::bad("sentiment", "`x` is not one of positive").into();
         assert_eq!(e.to_string(), "sentiment: `x` is not one of positive");
         let e: DashboardError = TrendsError::BadArgument { argument: "to", message: "m".into() }.into();
-        assert!(matches!(e, DashboardError::BadRequest { ref parameter, .. } if parameter == "to"));
+        assert!(matches!(e, DashboardError(ApiError::BadRequest { ref parameter, .. }) if parameter == "to"));
     }
 }
