@@ -103,6 +103,11 @@ impl Crawler {
         })
     }
 
+    /// The configured source with this name (any case).
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|c| c.name.to_lowercase() == name.to_lowercase())
+    }
+
     /// Fetches every enabled source (or only the one named), a few at a time,
     /// and reports each, in source-name order.
     pub async fn crawl_all(&self, only: Option<&str>) -> Result<Vec<SourceReport>, CrawlError> {

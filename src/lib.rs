@@ -23,7 +23,9 @@
 //! - [`dashboard`]: server-rendered pages with inline SVG charts.
 //! - [`demo`]: `brandpulse demo`: the whole pipeline offline, on bundled sample posts.
 //!
-//! The daemon arrives in a later part; see `DESIGN.md` for the map.
+//! - [`scheduler`]: due sources from the database, leased so several daemons share them.
+//! - [`daemon`]: `brandpulse run`: start, readiness, workers, reload, watchdog, graceful shutdown.
+//! - [`logging`]: log lines as text (journald-friendly) or JSON.
 
 // The demo server renders whole Mastodon statuses with one `json!` literal.
 #![recursion_limit = "256"]
@@ -34,14 +36,17 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod crawl;
+pub mod daemon;
 pub mod dashboard;
 pub mod demo;
 pub mod digest;
 pub mod fetch;
+pub mod logging;
 pub mod matching;
 pub mod nlp;
 pub mod normalize;
 pub mod products;
+pub mod scheduler;
 pub mod sources;
 pub mod store;
 pub mod text;

@@ -12,13 +12,8 @@ use brandpulse::config::Env;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    let env = Env::from_process();
+    brandpulse::logging::init(&cli::log_settings(&cli, &env));
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -27,7 +22,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let env = Env::from_process();
     let mut stdout = std::io::stdout().lock();
     let result = runtime.block_on(cli::run(cli, &env, &mut stdout));
     match result {

@@ -8,8 +8,7 @@ use clap::{Args, ValueEnum};
 use super::CliError;
 use crate::config::Config;
 use crate::digest::build::{BrandRef, build};
-use crate::digest::deliver::{Rendered, deliver};
-use crate::digest::render;
+use crate::digest::deliver::{Rendered, deliver_and_record};
 use crate::digest::rules::AlertRule;
 use crate::fetch::Fetcher;
 use crate::store::Store;
@@ -78,11 +77,7 @@ pub async fn digest(
             .unwrap_or_else(|| vec![row.name.clone()]);
         let brand = BrandRef { id: row.id, name: row.name.clone(), aliases };
         let digest = build(store, &brand, day, tz, &model_id, &AlertRule::default()).await?;
-        let rendered = Rendered {
-            markdown: render::markdown(&digest),
-            html: render::html(&digest),
-            json: render::json(&digest),
-        };
+        let rendered = Rendered::of(&digest);
         let stats = serde_json::to_value(&digest).map_err(|e| CliError::Output(e.into()))?;
         let digest_id =
             store.save_digest(brand.id, day, &model_id, &stats, &rendered.markdown, &rendered.html).await?;
@@ -93,17 +88,10 @@ pub async fn digest(
         };
         writeln!(out, "{text}")?;
         if let Some(fetcher) = &fetcher {
-            for target in &config.digest.deliver {
-                let delivery = deliver(target, &digest, &rendered, fetcher).await;
-                store
-                    .record_delivery(
-                        digest_id,
-                        &delivery.target,
-                        delivery.error.is_none(),
-                        delivery.attempts as i32,
-                        delivery.error.as_deref(),
-                    )
+            let outcomes =
+                deliver_and_record(store, &config.digest.deliver, digest_id, &digest, &rendered, fetcher)
                     .await?;
+            for delivery in outcomes {
                 match &delivery.error {
                     None => eprintln!(
                         "delivered {} {day} to {} ({} attempts)",
@@ -111,7 +99,6 @@ pub async fn digest(
                     ),
                     Some(e) => {
                         failures += 1;
-                        tracing::error!(target = %delivery.target, error = %e, "digest delivery failed");
                         eprintln!(
                             "delivering {} {day} to {} failed after {} attempts: {e}",
                             brand.name, delivery.target, delivery.attempts

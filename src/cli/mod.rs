@@ -17,9 +17,11 @@ use crate::crawl::{CrawlError, Crawler, SourceReport};
 use crate::fetch::Fetcher;
 use crate::store::{ProductRow, RunStatus, Store, StoreError, SyncReport};
 
+pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod model;
+pub mod status;
 pub mod trends;
 
 /// brandpulse: a self-hosted brand-sentiment monitor.
@@ -101,6 +103,17 @@ pub enum Command {
     /// Score every stored post the active model has not read yet, with a progress bar.
     #[command(after_help = "Example:\n  brandpulse analyze-pending")]
     AnalyzePending(model::PendingArgs),
+
+    /// The daemon: fetch sources on their schedules, analyse new posts, make the daily
+    /// digests, apply retention and serve the API, until SIGTERM or SIGINT (SIGHUP reloads
+    /// the config). Meant to run under systemd (config/brandpulse.service).
+    #[command(after_help = "Example:\n  brandpulse --config /etc/brandpulse/brandpulse.toml run")]
+    Run,
+
+    /// Show the daemons, each source's last run, failures, next due time and lease, the
+    /// analysis queue and the latest digests, from the database.
+    #[command(after_help = "Example:\n  brandpulse --config /etc/brandpulse/brandpulse.toml status")]
+    Status,
 
     /// Run the whole pipeline offline on bundled sample posts (14 days, four kinds of source),
     /// print a summary, then serve the dashboard; meant for a database of its own.
@@ -306,6 +319,9 @@ pub enum CliError {
     /// The demo failed.
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
+    /// The daemon could not start.
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
     /// Some sources failed (each is reported and recorded).
     #[error("{failed} of {total} sources failed; see the table above and `fetch_runs`")]
     SourcesFailed {
@@ -323,6 +339,10 @@ impl CliError {
             CliError::Config(_) | CliError::Catalog(_) | CliError::Usage(_) | CliError::Input { .. } => 2,
             CliError::Crawl(CrawlError::UnknownSource(_)) => 2,
             CliError::Demo(e) => e.exit_code(),
+            // A model directory that does not load is a configuration problem:
+            // restarting will not fix it (the unit does not restart on 2).
+            CliError::Daemon(crate::daemon::DaemonError::Model { .. }) => 2,
+            CliError::Daemon(_) => 1,
             CliError::Store(_)
             | CliError::Output(_)
             | CliError::Crawl(_)
@@ -337,6 +357,20 @@ impl CliError {
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Output(e)
+    }
+}
+
+/// How the command logs: the daemon by its config's `[log]` (info by
+/// default), one-shot commands warnings only. A config that does not load
+/// gets the defaults here; the command itself then reports why.
+pub fn log_settings(cli: &Cli, env: &Env) -> crate::logging::LogSettings {
+    if !matches!(cli.command, Command::Run) {
+        return crate::logging::LogSettings::default();
+    }
+    let path = crate::config::resolve_path(cli.config.as_deref(), env);
+    match Config::load(&path, env) {
+        Ok(config) => crate::logging::LogSettings { level: config.log.level, format: config.log.format },
+        Err(_) => crate::logging::LogSettings { level: "info".to_owned(), ..Default::default() },
     }
 }
 
@@ -368,6 +402,13 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<(), CliErro
             result
         }
         Command::CheckConfig => check_config(&config, out),
+        Command::Run => daemon::run(config, &path, env).await,
+        Command::Status => {
+            let store = Store::connect(&config.database).await?;
+            let result = status::status(&config, &store, out).await;
+            store.close().await;
+            result
+        }
         Command::Migrate => {
             let store = Store::connect(&config.database).await?;
             let report = store.migrate().await?;

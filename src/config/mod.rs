@@ -107,6 +107,10 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// `[aspects]`: the aspect lexicon (built-in defaults unless the file gives one).
     pub aspects: crate::products::aspects::AspectLexicon,
+    /// `[daemon]`: how `brandpulse run` schedules and shares work.
+    pub daemon: DaemonConfig,
+    /// `[log]`
+    pub log: LogConfig,
 }
 
 /// `[database]`: where PostgreSQL is.
@@ -426,6 +430,43 @@ pub struct FetchConfig {
     pub per_host_requests_per_minute: u32,
     /// Requests in flight to any one host.
     pub per_host_concurrency: u32,
+}
+
+/// `[daemon]`: the long-running process (`brandpulse run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// This instance's name in logs, leases and `brandpulse status` (`None`: hostname-pid).
+    pub instance: Option<String>,
+    /// How often the scheduler looks for due sources (and the watchdog's heartbeat).
+    pub tick: Duration,
+    /// Fetches in flight at once, over all sources (per-host limits still apply).
+    pub max_concurrent_fetches: u32,
+    /// How long a claimed source stays claimed if this instance dies mid-fetch.
+    pub lease: Duration,
+    /// Analysis workers (each holds one model batch at a time).
+    pub analysis_workers: u32,
+    /// How long shutdown waits for in-flight work before abandoning it.
+    pub shutdown_timeout: Duration,
+    /// How many missed digest days are made up after downtime.
+    pub digest_catch_up_days: u32,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (journald-friendly).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive (`RUST_LOG` wins when set).
+    pub level: String,
+    /// Line format.
+    pub format: LogFormat,
 }
 
 /// One thing wrong with the configuration.

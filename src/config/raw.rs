@@ -162,3 +162,22 @@ pub(crate) struct RawFetch {
     pub per_host_requests_per_minute: Option<u32>,
     pub per_host_concurrency: Option<u32>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawDaemon {
+    pub instance: Option<String>,
+    pub tick: Option<String>,
+    pub max_concurrent_fetches: Option<u32>,
+    pub lease: Option<String>,
+    pub analysis_workers: Option<u32>,
+    pub shutdown_timeout: Option<String>,
+    pub digest_catch_up_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}

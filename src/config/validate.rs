@@ -12,12 +12,12 @@ use url::Url;
 
 use super::keypath::KeyPath;
 use super::raw::{
-    Inline, RawApi, RawBrand, RawDatabase, RawDelivery, RawDigest, RawFetch, RawModel, RawPrivacy, RawSource,
-    RawSourceParams,
+    Inline, RawApi, RawBrand, RawDaemon, RawDatabase, RawDelivery, RawDigest, RawFetch, RawLog, RawModel,
+    RawPrivacy, RawSource, RawSourceParams,
 };
 use super::{
-    ApiConfig, BrandConfig, Config, DatabaseConfig, DeliveryTarget, DigestConfig, DigestFormat, Env,
-    FetchConfig, HtmlSelectors, ModelConfig, PrivacyConfig, Problem, SmtpTls, SourceConfig, SourceKind,
+    ApiConfig, BrandConfig, Config, DaemonConfig, DatabaseConfig, DeliveryTarget, DigestConfig, DigestFormat, Env,
+    FetchConfig, HtmlSelectors, LogConfig, LogFormat, ModelConfig, PrivacyConfig, Problem, SmtpTls, SourceConfig, SourceKind,
     SourceParams, env_keys,
 };
 
@@ -91,6 +91,17 @@ const KNOWN_KEYS: &[&str] = &[
     "max_body_bytes",
     "per_host_requests_per_minute",
     "per_host_concurrency",
+    "daemon",
+    "log",
+    "instance",
+    "tick",
+    "max_concurrent_fetches",
+    "lease",
+    "analysis_workers",
+    "shutdown_timeout",
+    "digest_catch_up_days",
+    "level",
+    "format",
 ];
 
 const HN_TAGS: &[&str] = &["story", "comment", "poll", "pollopt", "show_hn", "ask_hn", "front_page"];
@@ -191,6 +202,8 @@ impl Checker<'_> {
         let privacy = take("privacy");
         let fetch = take("fetch");
         let aspects = take("aspects");
+        let daemon = take("daemon");
+        let log = take("log");
         let mut unknown: Vec<String> = table.keys().cloned().collect();
         unknown.sort();
         for key in unknown {
@@ -210,6 +223,8 @@ impl Checker<'_> {
         let aspects = self
             .section::<std::collections::BTreeMap<String, Vec<String>>>(aspects, "aspects")
             .and_then(|raw| self.aspects(&raw));
+        let daemon = self.section::<RawDaemon>(daemon, "daemon").and_then(|raw| self.daemon(raw));
+        let log = self.section::<RawLog>(log, "log").and_then(|raw| self.log(raw));
 
         Some(Config {
             path: path.to_owned(),
@@ -222,6 +237,8 @@ impl Checker<'_> {
             privacy: privacy?,
             fetch: fetch?,
             aspects: aspects?,
+            daemon: daemon?,
+            log: log?,
         })
     }
 
@@ -1318,6 +1335,81 @@ impl Checker<'_> {
             per_host_requests_per_minute: rate,
             per_host_concurrency: concurrency,
         })
+    }
+
+    fn daemon(&mut self, raw: RawDaemon) -> Option<DaemonConfig> {
+        let root = KeyPath::root("daemon");
+        let instance = match raw.instance.as_deref().map(str::trim) {
+            Some("") => {
+                self.problem(&root.key("instance"), "must not be empty; leave it out for hostname-pid");
+                None
+            }
+            Some(name) if name.len() > 100 || name.chars().any(char::is_control) => {
+                self.problem(&root.key("instance"), "must be at most 100 characters, without control characters");
+                None
+            }
+            Some(name) => Some(Some(name.to_owned())),
+            None => Some(None),
+        };
+        let tick = self.duration(&root.key("tick"), raw.tick.as_deref(), Duration::from_secs(5));
+        let lease = self.duration(&root.key("lease"), raw.lease.as_deref(), Duration::from_secs(15 * 60));
+        let shutdown_timeout = self.duration(
+            &root.key("shutdown_timeout"),
+            raw.shutdown_timeout.as_deref(),
+            Duration::from_secs(30),
+        );
+        let mut in_range = |key: &str, value: u32, range: std::ops::RangeInclusive<u32>| {
+            if range.contains(&value) {
+                Some(value)
+            } else {
+                self.problem(
+                    &root.key(key),
+                    format!("{value} is out of range {}..={}", range.start(), range.end()),
+                );
+                None
+            }
+        };
+        let max_concurrent_fetches =
+            in_range("max_concurrent_fetches", raw.max_concurrent_fetches.unwrap_or(8), 1..=256);
+        let analysis_workers = in_range("analysis_workers", raw.analysis_workers.unwrap_or(1), 1..=16);
+        let digest_catch_up_days =
+            in_range("digest_catch_up_days", raw.digest_catch_up_days.unwrap_or(7), 0..=31);
+        Some(DaemonConfig {
+            instance: instance?,
+            tick: tick?,
+            max_concurrent_fetches: max_concurrent_fetches?,
+            lease: lease?,
+            analysis_workers: analysis_workers?,
+            shutdown_timeout: shutdown_timeout?,
+            digest_catch_up_days: digest_catch_up_days?,
+        })
+    }
+
+    fn log(&mut self, raw: RawLog) -> Option<LogConfig> {
+        let root = KeyPath::root("log");
+        let level = raw.level.unwrap_or_else(|| "info".to_owned());
+        let level_ok = tracing_subscriber::EnvFilter::builder().parse(&level).is_ok();
+        if !level_ok {
+            self.problem(
+                &root.key("level"),
+                format!(
+                    "\"{level}\" is not a log filter; write a level (error, warn, info, debug, trace) \
+                     or directives like \"info,brandpulse::fetch=debug\""
+                ),
+            );
+        }
+        let format = match raw.format.as_deref() {
+            None | Some("text") => Some(LogFormat::Text),
+            Some("json") => Some(LogFormat::Json),
+            Some(other) => {
+                self.problem(&root.key("format"), format!("\"{other}\" is not a log format; use text or json"));
+                None
+            }
+        };
+        if !level_ok {
+            return None;
+        }
+        Some(LogConfig { level, format: format? })
     }
 }
 

@@ -27,6 +27,54 @@ pub struct Rendered {
     pub json: String,
 }
 
+impl Rendered {
+    /// Renders `digest` in every format.
+    pub fn of(digest: &Digest) -> Rendered {
+        Rendered {
+            markdown: super::render::markdown(digest),
+            html: super::render::html(digest),
+            json: super::render::json(digest),
+        }
+    }
+}
+
+/// Delivers a stored digest to every target and records each outcome
+/// (`digest_deliveries`); returns the outcomes, failures included.
+pub async fn deliver_and_record(
+    store: &crate::store::Store,
+    targets: &[DeliveryTarget],
+    digest_id: i64,
+    digest: &Digest,
+    rendered: &Rendered,
+    fetcher: &Fetcher,
+) -> Result<Vec<Delivery>, crate::store::StoreError> {
+    let mut outcomes = Vec::with_capacity(targets.len());
+    for target in targets {
+        let delivery = deliver(target, digest, rendered, fetcher).await;
+        store
+            .record_delivery(
+                digest_id,
+                &delivery.target,
+                delivery.error.is_none(),
+                delivery.attempts as i32,
+                delivery.error.as_deref(),
+            )
+            .await?;
+        match &delivery.error {
+            None => tracing::info!(
+                brand = %digest.brand, day = %digest.day, target = %delivery.target,
+                attempts = delivery.attempts, "digest delivered"
+            ),
+            Some(e) => tracing::error!(
+                brand = %digest.brand, day = %digest.day, target = %delivery.target,
+                attempts = delivery.attempts, error = %e, "digest delivery failed"
+            ),
+        }
+        outcomes.push(delivery);
+    }
+    Ok(outcomes)
+}
+
 /// The outcome of delivering to one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {

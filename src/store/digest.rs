@@ -483,3 +483,48 @@ impl Store {
         .map_err(StoreError::query(action))
     }
 }
+
+impl Store {
+    /// Stores the digest of a brand-day unless one is stored already; returns
+    /// its id when this call stored it. Several daemons may make the same
+    /// digest at once: the unique (brand, day) key lets exactly one of them
+    /// store it, and only that one delivers it.
+    pub async fn claim_digest(
+        &self,
+        brand_id: i64,
+        day: NaiveDate,
+        model_id: &str,
+        stats: &serde_json::Value,
+        markdown: &str,
+        html: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO digests (brand_id, day, model_id, stats, markdown, html)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (brand_id, day) DO NOTHING
+             RETURNING id",
+        )
+        .bind(brand_id)
+        .bind(day)
+        .bind(model_id)
+        .bind(stats)
+        .bind(markdown)
+        .bind(html)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("storing a digest"))
+    }
+
+    /// The latest day with a stored digest, per brand id (brands without one are absent).
+    pub async fn latest_digest_days(&self) -> Result<Vec<(i64, NaiveDate)>, StoreError> {
+        let action = "reading the latest digest days";
+        let rows = sqlx::query("SELECT brand_id, max(day) AS day FROM digests GROUP BY brand_id ORDER BY brand_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query(action))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("brand_id")?, r.try_get("day")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::query(action))
+    }
+}

@@ -10,6 +10,7 @@ mod analysis;
 mod brands;
 mod digest;
 mod fetch_runs;
+mod instances;
 mod mentions;
 mod posts;
 mod products;
@@ -35,6 +36,7 @@ pub use digest::{
     AspectDay, BrandVolume, ExamplePost, LabelCounts, NameDay, ProductDay, SourceDay, StoredDigest,
 };
 pub use fetch_runs::{RunResult, RunStatus};
+pub use instances::InstanceRow;
 pub use mentions::{MentionCursor, MentionFilter, MentionProduct, MentionRow};
 pub use posts::{InsertReport, NewMention, NewPost};
 pub use products::{

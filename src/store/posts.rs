@@ -146,3 +146,48 @@ fn hex(bytes: &[u8]) -> String {
         out
     })
 }
+
+impl Store {
+    /// Retention: blanks the title, body and product evidence of up to
+    /// `limit` posts published (or, without a date, fetched) before `cutoff`
+    /// that the model has already read, and marks them purged. Posts,
+    /// mentions, sentiments, product mentions, aspects and rollups stay, so
+    /// trends and digests do not change. Several daemons may run it at once
+    /// (rows another holds are skipped). Returns how many posts were blanked.
+    pub async fn purge_post_text(&self, cutoff: DateTime<Utc>, limit: i64) -> Result<u64, StoreError> {
+        let action = "blanking expired post text";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(action))?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM posts
+             WHERE text_purged_at IS NULL AND COALESCE(published_at, fetched_at) < $1
+               -- Never blank a post before the model has read it.
+               AND analysed_model_id IS NOT NULL
+             ORDER BY COALESCE(published_at, fetched_at)
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::query(action))?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        sqlx::query("UPDATE product_mentions SET evidence = '' WHERE post_id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        let purged = sqlx::query(
+            "UPDATE posts SET title = NULL, body = '', text_purged_at = now() WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(action))?
+        .rows_affected();
+        tx.commit().await.map_err(StoreError::query(action))?;
+        Ok(purged)
+    }
+}

@@ -194,12 +194,62 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(StoreError::query(action))?;
         leased.sort_by(|a, b| a.next_due.cmp(&b.next_due).then(a.id.cmp(&b.id)));
+        if !leased.is_empty() {
+            // A run still marked running on a source nobody held belongs to an
+            // instance that died or gave up mid-fetch: close it, so the audit
+            // trail and `brandpulse status` do not show it running forever.
+            let ids: Vec<i64> = leased.iter().map(|s| s.id).collect();
+            abandon_runs(&self.pool, &ids, "abandoned: the instance fetching it stopped before the run ended")
+                .await?;
+        }
         Ok(leased)
+    }
+
+    /// Gives back one lease `owner` holds without recording a fetch (the
+    /// fetch could not be stored, e.g. the database went away): the source
+    /// stays due, so the next tick of any instance retries it.
+    pub async fn release_lease(&self, source_id: i64, owner: &str) -> Result<(), StoreError> {
+        abandon_runs(&self.pool, &[source_id], "abandoned: the database failed during the run; retried").await?;
+        sqlx::query("UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(source_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("releasing a source lease"))?;
+        Ok(())
+    }
+
+    /// Brings sources' `next_due` forward to the given times where it is
+    /// later (a schedule made more frequent takes effect now, not after the
+    /// old interval), never for a source that is backing off after failures.
+    /// Returns how many moved.
+    pub async fn pull_forward(&self, due: &[(i64, DateTime<Utc>)]) -> Result<u64, StoreError> {
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let (ids, times): (Vec<i64>, Vec<DateTime<Utc>>) = due.iter().copied().unzip();
+        sqlx::query(
+            "UPDATE sources s SET next_due = d.due
+             FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, due)
+             WHERE s.id = d.id AND s.next_due > d.due AND s.consecutive_failures = 0",
+        )
+        .bind(&ids)
+        .bind(&times)
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(StoreError::query("rescheduling sources"))
     }
 
     /// Gives back every lease `owner` holds (a daemon shutting down), so
     /// another instance can fetch those sources at once. Returns how many.
     pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let held: Vec<i64> = sqlx::query_scalar("SELECT id FROM sources WHERE lease_owner = $1")
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("releasing source leases"))?;
+        abandon_runs(&self.pool, &held, "abandoned: the daemon shut down before the run ended").await?;
         sqlx::query("UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
             .bind(owner)
             .execute(&self.pool)
@@ -207,6 +257,23 @@ impl Store {
             .map(|r| r.rows_affected())
             .map_err(StoreError::query("releasing source leases"))
     }
+}
+
+/// Closes the runs still marked running on these sources as failed with `why`.
+async fn abandon_runs(pool: &sqlx::PgPool, source_ids: &[i64], why: &str) -> Result<(), StoreError> {
+    if source_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE fetch_runs SET status = 'failed', finished_at = greatest(now(), started_at), error = $2
+         WHERE source_id = ANY($1) AND status = 'running'",
+    )
+    .bind(source_ids)
+    .bind(why)
+    .execute(pool)
+    .await
+    .map_err(StoreError::query("closing abandoned fetch runs"))?;
+    Ok(())
 }
 
 /// A source's health, for operators (`/api/sources`, the dashboard).
@@ -238,6 +305,10 @@ pub struct SourceHealthRow {
     pub failures_24h: i64,
     /// When it is due next.
     pub next_due: DateTime<Utc>,
+    /// The daemon instance fetching it now, if any.
+    pub lease_owner: Option<String>,
+    /// Until when that instance holds it.
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -246,6 +317,7 @@ impl Store {
         let action = "reading source health";
         let rows = sqlx::query(
             "SELECT s.name, s.kind, s.enabled, s.last_success_at, s.consecutive_failures, s.last_error, s.next_due,
+                    s.lease_owner, s.lease_until,
                     COALESCE(last.status, 'never') AS last_status, last.started_at AS last_run_at,
                     COALESCE(last.items_seen, 0)::bigint AS last_items_seen,
                     COALESCE(last.new_posts, 0)::bigint AS last_new_posts,
@@ -277,6 +349,8 @@ impl Store {
                     runs_24h: r.try_get("runs")?,
                     failures_24h: r.try_get("failures")?,
                     next_due: r.try_get("next_due")?,
+                    lease_owner: r.try_get("lease_owner")?,
+                    lease_until: r.try_get("lease_until")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
