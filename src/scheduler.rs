@@ -138,7 +138,7 @@ impl Fetch {
                 }
             }
             Err(e) => {
-                self.stats.fetch_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.add(&self.stats.fetch_errors, 1);
                 let store_failed = matches!(e, CrawlError::Store(_));
                 tracing::error!(
                     source = %name,

@@ -18,7 +18,9 @@ pub async fn run(config: Config, path: &Path, env: &Env) -> Result<(), CliError>
     let api_listener = if config.api.enabled {
         let bind = config.api.bind;
         Some(tokio::net::TcpListener::bind(bind).await.map_err(|e| {
-            CliError::Usage(format!("api.bind: cannot listen on {bind}: {e} (is another brandpulse running there?)"))
+            CliError::Usage(format!(
+                "api.bind: cannot listen on {bind}: {e} (is another brandpulse running there?)"
+            ))
         })?)
     } else {
         None

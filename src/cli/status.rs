@@ -64,7 +64,17 @@ pub async fn status(config: &Config, store: &Store, out: &mut dyn Write) -> Resu
 
     writeln!(out, "\nSources:")?;
     let mut t = table();
-    t.set_header(["source", "kind", "enabled", "last run", "status", "new posts", "failures", "next due", "lease"]);
+    t.set_header([
+        "source",
+        "kind",
+        "enabled",
+        "last run",
+        "status",
+        "new posts",
+        "failures",
+        "next due",
+        "lease",
+    ]);
     for s in store.source_health().await? {
         let lease = match (&s.lease_owner, s.lease_until) {
             (Some(owner), Some(until)) if until > now => format!("{owner} (until {})", relative(until, now)),

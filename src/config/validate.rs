@@ -16,9 +16,9 @@ use super::raw::{
     RawPrivacy, RawSource, RawSourceParams,
 };
 use super::{
-    ApiConfig, BrandConfig, Config, DaemonConfig, DatabaseConfig, DeliveryTarget, DigestConfig, DigestFormat, Env,
-    FetchConfig, HtmlSelectors, LogConfig, LogFormat, ModelConfig, PrivacyConfig, Problem, SmtpTls, SourceConfig, SourceKind,
-    SourceParams, env_keys,
+    ApiConfig, BrandConfig, Config, DaemonConfig, DatabaseConfig, DeliveryTarget, DigestConfig, DigestFormat,
+    Env, FetchConfig, HtmlSelectors, LogConfig, LogFormat, ModelConfig, PrivacyConfig, Problem, SmtpTls,
+    SourceConfig, SourceKind, SourceParams, env_keys,
 };
 
 /// Every key the file may contain, for "did you mean" hints on unknown keys.
@@ -1345,7 +1345,10 @@ impl Checker<'_> {
                 None
             }
             Some(name) if name.len() > 100 || name.chars().any(char::is_control) => {
-                self.problem(&root.key("instance"), "must be at most 100 characters, without control characters");
+                self.problem(
+                    &root.key("instance"),
+                    "must be at most 100 characters, without control characters",
+                );
                 None
             }
             Some(name) => Some(Some(name.to_owned())),
@@ -1402,7 +1405,10 @@ impl Checker<'_> {
             None | Some("text") => Some(LogFormat::Text),
             Some("json") => Some(LogFormat::Json),
             Some(other) => {
-                self.problem(&root.key("format"), format!("\"{other}\" is not a log format; use text or json"));
+                self.problem(
+                    &root.key("format"),
+                    format!("\"{other}\" is not a log format; use text or json"),
+                );
                 None
             }
         };

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -127,7 +126,7 @@ pub async fn make_due_digests(
                 continue;
             };
             made += 1;
-            stats.digests_made.fetch_add(1, Ordering::Relaxed);
+            stats.add(&stats.digests_made, 1);
             tracing::info!(
                 brand = %brand.name,
                 %day,

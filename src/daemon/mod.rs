@@ -49,9 +49,6 @@ const CONNECT_RETRY_FIRST: Duration = Duration::from_millis(500);
 const CONNECT_RETRY_MAX: Duration = Duration::from_secs(10);
 /// How often the heartbeat row is refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(15);
-/// How long an idle analysis worker waits for news of new posts before it
-/// looks anyway (posts stored by another instance wake nobody here).
-const ANALYSIS_POLL: Duration = Duration::from_secs(5);
 /// How long a worker rests after a failed batch.
 const ANALYSIS_RETRY: Duration = Duration::from_secs(2);
 /// After the shutdown deadline, how long abandoned tasks get to unwind.
@@ -108,20 +105,44 @@ pub struct Stats {
     pub reloads: AtomicU64,
     /// Scheduler ticks that reached the database.
     pub ticks: AtomicU64,
+    /// Woken whenever a counter moves, so a watcher waits for a condition
+    /// instead of polling.
+    pub changed: Notify,
 }
 
 impl Stats {
     pub(crate) fn record_fetch(&self, report: &SourceReport) {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
+        self.posts_stored.fetch_add(report.new_posts, Ordering::Relaxed);
         if report.status == RunStatus::Failed {
             self.fetch_failures.fetch_add(1, Ordering::Relaxed);
         }
-        self.posts_stored.fetch_add(report.new_posts, Ordering::Relaxed);
+        self.add(&self.fetches, 1);
     }
 
     /// Reads one counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` to `counter` and wakes the watchers.
+    pub fn add(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `done(self)` holds; `false` if `timeout` passes first.
+    pub async fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&Stats) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Created before the check, so a change between the check and the wait is seen.
+            let changed = self.changed.notified();
+            if done(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return done(self);
+            }
+        }
     }
 }
 
@@ -230,7 +251,8 @@ pub async fn run(
         };
         let stop_api = stop.clone();
         tracker.spawn(async move {
-            if let Err(e) = crate::api::serve(listener, state, async move { stop_api.cancelled().await }).await
+            if let Err(e) =
+                crate::api::serve(listener, state, async move { stop_api.cancelled().await }).await
             {
                 tracing::error!(error = %crate::text::error_chain(&e), "the API server stopped");
             }
@@ -265,6 +287,7 @@ pub async fn run(
             engine: Arc::clone(&engine),
             reader: reader_rx.clone(),
             batch_posts: config.model.batch_size as usize,
+            poll: config.daemon.tick,
             new_posts: Arc::clone(&new_posts),
             stats: Arc::clone(&stats),
             stop: stop.clone(),
@@ -322,7 +345,7 @@ pub async fn run(
             request = options.reload.recv() => match request {
                 Some(()) => {
                     if reloader.reload(&live).await {
-                        stats.reloads.fetch_add(1, Ordering::Relaxed);
+                        stats.add(&stats.reloads, 1);
                     }
                 }
                 // Nobody can ask for reloads any more; wait for shutdown alone.
@@ -353,7 +376,9 @@ pub async fn run(
     match store.release_leases(&instance).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(leases = n, "gave back source leases"),
-        Err(e) => tracing::warn!(error = %crate::text::error_chain(&e), "cannot give back source leases; they expire on their own"),
+        Err(e) => {
+            tracing::warn!(error = %crate::text::error_chain(&e), "cannot give back source leases; they expire on their own")
+        }
     }
     if let Err(e) = store.instance_stopped(&instance).await {
         tracing::warn!(error = %crate::text::error_chain(&e), "cannot record the shutdown");
@@ -430,7 +455,7 @@ async fn scheduler_loop(
         match scheduler.tick(Utc::now(), &tracker, &abandon).await {
             Ok(report) => {
                 status.scheduler_ticked();
-                stats.ticks.fetch_add(1, Ordering::Relaxed);
+                stats.add(&stats.ticks, 1);
                 if failing {
                     tracing::info!("the database answers again; scheduling resumed");
                     failing = false;
@@ -456,6 +481,7 @@ struct AnalysisTask {
     engine: Arc<Engine>,
     reader: watch::Receiver<Arc<ProductReader>>,
     batch_posts: usize,
+    poll: Duration,
     new_posts: Arc<Notify>,
     stats: Arc<Stats>,
     stop: CancellationToken,
@@ -483,9 +509,9 @@ async fn analysis_loop(task: AnalysisTask) {
         };
         let rest = match outcome {
             Ok(Some(report)) => {
-                task.stats.analysis_batches.fetch_add(1, Ordering::Relaxed);
                 task.stats.posts_analysed.fetch_add(report.posts, Ordering::Relaxed);
                 task.stats.model_calls.store(task.engine.model_calls(), Ordering::Relaxed);
+                task.stats.add(&task.stats.analysis_batches, 1);
                 tracing::info!(
                     worker = task.worker,
                     posts = report.posts,
@@ -497,7 +523,8 @@ async fn analysis_loop(task: AnalysisTask) {
                 );
                 continue;
             }
-            Ok(None) => ANALYSIS_POLL,
+            // Posts stored by another instance wake nobody here: look again each tick.
+            Ok(None) => task.poll,
             Err(e) => {
                 tracing::error!(worker = task.worker, error = %crate::text::error_chain(&e), "analysis batch failed; its posts stay pending");
                 ANALYSIS_RETRY
@@ -541,7 +568,9 @@ async fn heartbeat_loop(task: HeartbeatTask) {
         if db_ok && last_beat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
             match task.store.heartbeat(&task.instance, &host, pid, task.started_at).await {
                 Ok(()) => last_beat = Some(tokio::time::Instant::now()),
-                Err(e) => tracing::warn!(error = %crate::text::error_chain(&e), "cannot record the heartbeat"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::text::error_chain(&e), "cannot record the heartbeat")
+                }
             }
         }
         let scheduler_ok =
@@ -550,7 +579,11 @@ async fn heartbeat_loop(task: HeartbeatTask) {
             if db_ok && scheduler_ok {
                 task.notifier.notify(&Lifecycle::Watchdog);
             } else {
-                tracing::warn!(database = db_ok, scheduler = scheduler_ok, "watchdog not pinged: the daemon is not healthy");
+                tracing::warn!(
+                    database = db_ok,
+                    scheduler = scheduler_ok,
+                    "watchdog not pinged: the daemon is not healthy"
+                );
             }
         }
         tokio::select! {

@@ -94,7 +94,8 @@ pub(super) async fn pull_schedules_forward(store: &Store, config: &Config) -> Re
     let due: Vec<_> = states
         .iter()
         .filter_map(|state| {
-            let source = config.sources.iter().find(|s| s.name.to_lowercase() == state.name.to_lowercase())?;
+            let source =
+                config.sources.iter().find(|s| s.name.to_lowercase() == state.name.to_lowercase())?;
             Some((state.id, next_scheduled(&source.schedule, now)))
         })
         .collect();
@@ -173,7 +174,8 @@ pub fn describe_changes(old: &Config, new: &Config) -> Changes {
         ("daemon", old.daemon != new.daemon),
         ("log", old.log != new.log),
     ];
-    changes.need_restart = restart.iter().filter(|(_, changed)| *changed).map(|(s, _)| (*s).to_owned()).collect();
+    changes.need_restart =
+        restart.iter().filter(|(_, changed)| *changed).map(|(s, _)| (*s).to_owned()).collect();
     changes
 }
 

@@ -3,7 +3,6 @@
 //! (see [`Store::purge_post_text`]).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,7 +33,7 @@ pub async fn retention_loop(
                 result = purge(&store, days, Utc::now(), &stop) => match result {
                     Ok(0) => {}
                     Ok(n) => {
-                        stats.texts_purged.fetch_add(n, Ordering::Relaxed);
+                        stats.add(&stats.texts_purged, n);
                         tracing::info!(posts = n, retention_days = days, "retention blanked expired post text");
                     }
                     Err(e) => tracing::error!(error = %crate::text::error_chain(&e), "retention failed; retried in an hour"),
@@ -51,7 +50,12 @@ pub async fn retention_loop(
 
 /// Blanks the text of every post older than `days` at `now`, batch by
 /// batch, stopping early at shutdown. Returns how many were blanked.
-pub async fn purge(store: &Store, days: u32, now: DateTime<Utc>, stop: &CancellationToken) -> Result<u64, StoreError> {
+pub async fn purge(
+    store: &Store,
+    days: u32,
+    now: DateTime<Utc>,
+    stop: &CancellationToken,
+) -> Result<u64, StoreError> {
     let cutoff = now - chrono::Duration::days(i64::from(days));
     let mut total = 0;
     while !stop.is_cancelled() {

@@ -518,10 +518,11 @@ impl Store {
     /// The latest day with a stored digest, per brand id (brands without one are absent).
     pub async fn latest_digest_days(&self) -> Result<Vec<(i64, NaiveDate)>, StoreError> {
         let action = "reading the latest digest days";
-        let rows = sqlx::query("SELECT brand_id, max(day) AS day FROM digests GROUP BY brand_id ORDER BY brand_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::query(action))?;
+        let rows =
+            sqlx::query("SELECT brand_id, max(day) AS day FROM digests GROUP BY brand_id ORDER BY brand_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query(action))?;
         rows.iter()
             .map(|r| Ok((r.try_get("brand_id")?, r.try_get("day")?)))
             .collect::<Result<_, sqlx::Error>>()

@@ -199,8 +199,12 @@ impl Store {
             // instance that died or gave up mid-fetch: close it, so the audit
             // trail and `brandpulse status` do not show it running forever.
             let ids: Vec<i64> = leased.iter().map(|s| s.id).collect();
-            abandon_runs(&self.pool, &ids, "abandoned: the instance fetching it stopped before the run ended")
-                .await?;
+            abandon_runs(
+                &self.pool,
+                &ids,
+                "abandoned: the instance fetching it stopped before the run ended",
+            )
+            .await?;
         }
         Ok(leased)
     }
@@ -209,13 +213,16 @@ impl Store {
     /// fetch could not be stored, e.g. the database went away): the source
     /// stays due, so the next tick of any instance retries it.
     pub async fn release_lease(&self, source_id: i64, owner: &str) -> Result<(), StoreError> {
-        abandon_runs(&self.pool, &[source_id], "abandoned: the database failed during the run; retried").await?;
-        sqlx::query("UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2")
-            .bind(source_id)
-            .bind(owner)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::query("releasing a source lease"))?;
+        abandon_runs(&self.pool, &[source_id], "abandoned: the database failed during the run; retried")
+            .await?;
+        sqlx::query(
+            "UPDATE sources SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(source_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("releasing a source lease"))?;
         Ok(())
     }
 
