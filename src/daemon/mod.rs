@@ -196,6 +196,11 @@ pub async fn run(
     let stats = Arc::clone(&options.stats);
     tracing::info!(instance = %instance, version = env!("CARGO_PKG_VERSION"), config = %options.config_path.display(), "brandpulse starting");
 
+    // A model directory that cannot work is a configuration mistake: say so
+    // now, not after waiting for the database (the model loads after it).
+    if let Err(source) = crate::nlp::ModelManifest::read(&config.model.dir) {
+        return Err(DaemonError::Model { dir: config.model.dir.clone(), source });
+    }
     // Shutdown may come at any point of the start, even while waiting for the database.
     let stop = CancellationToken::new();
     let abandon = CancellationToken::new();

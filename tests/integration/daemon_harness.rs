@@ -47,7 +47,8 @@ pub fn daemon_config(sources: &str, digest_dir: &Path, daemon_extra: &str, extra
         model = model_dir().display(),
         digests = digest_dir.display(),
         // A default unless the test sets its own (TOML refuses a key twice).
-        shutdown = if daemon_extra.contains("shutdown_timeout") { "" } else { "shutdown_timeout = \"10s\"\n" },
+        shutdown =
+            if daemon_extra.contains("shutdown_timeout") { "" } else { "shutdown_timeout = \"10s\"\n" },
     )
 }
 
@@ -217,7 +218,19 @@ impl Binary {
     /// Starts `brandpulse --config FILE run` with exactly `env` (plus PATH).
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Binary {
         let mut command = Command::new(env!("CARGO_BIN_EXE_brandpulse"));
-        command.arg("--config").arg(config).arg("run").env_clear();
+        command.arg("--config").arg(config).arg("run");
+        Self::spawn(command, env)
+    }
+
+    /// Starts `sh -c SCRIPT` (which must `exec` the binary) with exactly `env` (plus PATH).
+    pub fn start_shell(script: &str, env: &[(&str, &str)]) -> Binary {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script);
+        Self::spawn(command, env)
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)]) -> Binary {
+        command.env_clear();
         if let Ok(path) = std::env::var("PATH") {
             command.env("PATH", path);
         }
