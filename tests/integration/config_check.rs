@@ -179,6 +179,21 @@ const BROKEN: &[(&str, Change, &str, &str)] = &[
         "sources[1].query",
         "needs a query",
     ),
+    (
+        "too many concurrent fetches",
+        Append("[daemon]\nmax_concurrent_fetches = 0\n"),
+        "daemon.max_concurrent_fetches",
+        "out of range 1..=256",
+    ),
+    (
+        "bad shutdown timeout",
+        Append("[daemon]\nshutdown_timeout = \"soon\"\n"),
+        "daemon.shutdown_timeout",
+        "not a duration",
+    ),
+    ("unknown daemon key", Append("[daemon]\nworkers = 2\n"), "daemon.workers", "unknown key"),
+    ("bad log level", Append("[log]\nlevel = \"loud=[\"\n"), "log.level", "not a log filter"),
+    ("bad log format", Append("[log]\nformat = \"xml\"\n"), "log.format", "use text or json"),
 ];
 
 #[test]
