@@ -578,12 +578,14 @@ async fn heartbeat_loop(task: HeartbeatTask) {
                 }
             }
         }
-        let scheduler_ok =
-            task.status.scheduler_age_secs().is_some_and(|age| age <= task.stale_after.as_secs() as i64);
+        let age = task.status.scheduler_age_secs();
+        let scheduler_ok = age.is_some_and(|age| age <= task.stale_after.as_secs() as i64);
+        // Before the scheduler's first tick there is nothing to vouch for and nothing to report.
+        let starting = age == Some(i64::MAX);
         if watchdog.is_some() {
             if db_ok && scheduler_ok {
                 task.notifier.notify(&Lifecycle::Watchdog);
-            } else {
+            } else if !starting {
                 tracing::warn!(
                     database = db_ok,
                     scheduler = scheduler_ok,
