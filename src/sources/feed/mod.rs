@@ -95,7 +95,8 @@ fn read_json(text: &str, base: &Url) -> Result<Page, SourceError> {
 }
 
 /// Parses with feed-rs, which does not panic on anything this module has met
-/// but one: feed-rs 3.0.0 unwraps the numbers in media times
+/// but two: a second XML declaration inside an element (found by fuzzing)
+/// panics quick-xml, and feed-rs 3.0.0 unwraps the numbers in media times
 /// (`<itunes:duration>`, `time=`, `start=`, `end=`), so a 25-digit or an
 /// Arabic-Indic digit panics it. The panic is caught, and the document read
 /// again without those values.

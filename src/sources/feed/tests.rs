@@ -515,3 +515,15 @@ fn mutated_fixtures_never_panic() {
         let _ = parse_bytes(&files[index], &body);
     }
 }
+
+/// Found by the `feed` fuzz target: a second XML declaration inside an
+/// element panics quick-xml (under feed-rs 3.0.0); the source must fail
+/// cleanly, never take the daemon down.
+#[test]
+fn a_second_xml_declaration_inside_an_element_fails_the_source_cleanly() {
+    let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Kestrel <?xml version="1.0" encoding="ISO-8859-1"?> news</title>
+<entry><id>1</id><title>X200</title><updated>2026-11-01T00:00:00Z</updated></entry></feed>"#;
+    let result = std::panic::catch_unwind(|| parse_bytes("fuzz-second-declaration-atom.xml", body));
+    assert!(result.is_ok(), "the parser's panic escaped");
+}
