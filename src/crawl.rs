@@ -191,13 +191,14 @@ impl Crawler {
                 (run, None)
             }
         };
-        if let Some((etag, last_modified)) = validators {
-            let next_due = next_scheduled(&config.schedule, now);
-            self.store
-                .record_fetch_success(state.id, etag.as_deref(), last_modified.as_deref(), next_due)
-                .await?;
+        match validators {
+            Some((etag, last_modified)) => {
+                let next_due = next_scheduled(&config.schedule, now);
+                let validators = (etag.as_deref(), last_modified.as_deref());
+                self.store.finish_successful_fetch(state.id, run_id, &run, validators, next_due).await?;
+            }
+            None => self.store.finish_fetch_run(run_id, &run).await?,
         }
-        self.store.finish_fetch_run(run_id, &run).await?;
         let elapsed = started.elapsed();
         tracing::info!(
             status = run.status.as_str(),

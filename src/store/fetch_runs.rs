@@ -55,23 +55,34 @@ impl Store {
 
     /// Records how a fetch ended.
     pub async fn finish_fetch_run(&self, run_id: i64, result: &RunResult) -> Result<(), StoreError> {
-        let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-        sqlx::query(
-            "UPDATE fetch_runs SET finished_at = greatest(now(), started_at), status = $2, http_status = $3,
-                 bytes = $4, items_seen = $5, new_posts = $6, new_mentions = $7, error = $8
-             WHERE id = $1",
-        )
-        .bind(run_id)
-        .bind(result.status.as_str())
-        .bind(result.http_status.map(i32::from))
-        .bind(i64::try_from(result.bytes).unwrap_or(i64::MAX))
-        .bind(clamp(result.items_seen))
-        .bind(clamp(result.new_posts))
-        .bind(clamp(result.new_mentions))
-        .bind(&result.error)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("recording the end of a fetch run"))?;
-        Ok(())
+        let mut conn =
+            self.pool.acquire().await.map_err(StoreError::query("recording the end of a fetch run"))?;
+        finish_run(&mut conn, run_id, result).await
     }
+}
+
+/// Records how a fetch ended, on `conn` (a transaction, when the caller has one).
+pub(super) async fn finish_run(
+    conn: &mut sqlx::PgConnection,
+    run_id: i64,
+    result: &RunResult,
+) -> Result<(), StoreError> {
+    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    sqlx::query(
+        "UPDATE fetch_runs SET finished_at = greatest(now(), started_at), status = $2, http_status = $3,
+             bytes = $4, items_seen = $5, new_posts = $6, new_mentions = $7, error = $8
+         WHERE id = $1",
+    )
+    .bind(run_id)
+    .bind(result.status.as_str())
+    .bind(result.http_status.map(i32::from))
+    .bind(i64::try_from(result.bytes).unwrap_or(i64::MAX))
+    .bind(clamp(result.items_seen))
+    .bind(clamp(result.new_posts))
+    .bind(clamp(result.new_mentions))
+    .bind(&result.error)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query("recording the end of a fetch run"))?;
+    Ok(())
 }

@@ -109,20 +109,27 @@ impl Store {
         last_modified: Option<&str>,
         next_due: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE sources SET etag = $2, last_modified = $3, next_due = $4, consecutive_failures = 0,
-                 last_error = NULL, last_fetched_at = now(), last_success_at = now(),
-                 lease_owner = NULL, lease_until = NULL
-             WHERE id = $1",
-        )
-        .bind(source_id)
-        .bind(etag)
-        .bind(last_modified)
-        .bind(next_due)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::query("recording a successful fetch"))?;
-        Ok(())
+        let mut conn =
+            self.pool.acquire().await.map_err(StoreError::query("recording a successful fetch"))?;
+        mark_success(&mut conn, source_id, etag, last_modified, next_due).await
+    }
+
+    /// [`Store::record_fetch_success`] and [`Store::finish_fetch_run`] in one
+    /// transaction: a database failing between the two can no longer leave
+    /// a source marked fetched with its run marked abandoned.
+    pub async fn finish_successful_fetch(
+        &self,
+        source_id: i64,
+        run_id: i64,
+        run: &super::RunResult,
+        validators: (Option<&str>, Option<&str>),
+        next_due: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let action = "recording a successful fetch";
+        let mut tx = self.pool.begin().await.map_err(StoreError::query(action))?;
+        mark_success(&mut tx, source_id, validators.0, validators.1, next_due).await?;
+        super::fetch_runs::finish_run(&mut tx, run_id, run).await?;
+        tx.commit().await.map_err(StoreError::query(action))
     }
 
     /// After a failed fetch: count it, keep the error, back off. `next_due`
@@ -264,6 +271,29 @@ impl Store {
             .map(|r| r.rows_affected())
             .map_err(StoreError::query("releasing source leases"))
     }
+}
+
+async fn mark_success(
+    conn: &mut sqlx::PgConnection,
+    source_id: i64,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    next_due: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sources SET etag = $2, last_modified = $3, next_due = $4, consecutive_failures = 0,
+             last_error = NULL, last_fetched_at = now(), last_success_at = now(),
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $1",
+    )
+    .bind(source_id)
+    .bind(etag)
+    .bind(last_modified)
+    .bind(next_due)
+    .execute(conn)
+    .await
+    .map_err(StoreError::query("recording a successful fetch"))?;
+    Ok(())
 }
 
 /// Closes the runs still marked running on these sources as failed with `why`.

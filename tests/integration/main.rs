@@ -13,6 +13,7 @@ mod daemon_harness;
 mod dashboard;
 mod demo;
 mod digest;
+mod faults;
 mod fixture_server;
 mod helpers;
 mod leases;
