@@ -551,16 +551,7 @@ fn print_crawl(out: &mut dyn Write, reports: &[SourceReport]) -> std::io::Result
 /// Connects, migrates and syncs the config: what every database command does first.
 pub(crate) async fn open(config: &Config) -> Result<Store, CliError> {
     let store = Store::open(&config.database).await?;
-    let sync = store.sync_config(config).await?;
-    tracing::info!(
-        brands.inserted = sync.brands.inserted,
-        brands.updated = sync.brands.updated,
-        brands.disabled = sync.brands.disabled,
-        sources.inserted = sync.sources.inserted,
-        sources.updated = sync.sources.updated,
-        sources.disabled = sync.sources.disabled,
-        "synced brands and sources from the config"
-    );
+    store.sync_config(config).await?.log();
     Ok(store)
 }
 

@@ -217,16 +217,7 @@ pub async fn run(
     for (version, description) in &report.applied {
         tracing::info!(version, description = %description, "applied migration");
     }
-    let sync = store.sync_config(&config).await?;
-    tracing::info!(
-        sources.inserted = sync.sources.inserted,
-        sources.updated = sync.sources.updated,
-        sources.disabled = sync.sources.disabled,
-        brands.inserted = sync.brands.inserted,
-        brands.updated = sync.brands.updated,
-        brands.disabled = sync.brands.disabled,
-        "synced brands and sources from the config"
-    );
+    store.sync_config(&config).await?.log();
     reload::pull_schedules_forward(&store, &config).await?;
 
     notifier.notify(&Lifecycle::Status("loading the sentiment model".to_owned()));

@@ -14,6 +14,21 @@ pub struct SyncReport {
     pub sources: SyncCounts,
 }
 
+impl SyncReport {
+    /// One log event with every count.
+    pub fn log(&self) {
+        tracing::info!(
+            brands.inserted = self.brands.inserted,
+            brands.updated = self.brands.updated,
+            brands.disabled = self.brands.disabled,
+            sources.inserted = self.sources.inserted,
+            sources.updated = self.sources.updated,
+            sources.disabled = self.sources.disabled,
+            "synced brands and sources from the config"
+        );
+    }
+}
+
 impl Store {
     /// Makes the brands and sources tables match the config: upsert by name
     /// (ignoring case); anything no longer configured is disabled, never

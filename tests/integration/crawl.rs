@@ -13,7 +13,7 @@ use crate::fixture_server::{FixtureServer, fixtures_dir};
 use crate::helpers::{TestDb, brandpulse, write_temp};
 
 /// Brands that the recorded feeds really mention, so posts get stored.
-const BRANDS: &str = r#"
+pub const BRANDS: &str = r#"
 [[brands]]
 name = "Google"
 aliases = ["Google", "YouTube", "@Google"]

@@ -16,21 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::helpers::model_dir;
 
-/// The brands the recorded fixtures mention (as in the crawl tests).
-pub const BRANDS: &str = r#"
-[[brands]]
-name = "Google"
-aliases = ["Google", "YouTube", "@Google"]
-
-[[brands]]
-name = "GitHub"
-aliases = ["GitHub"]
-
-[[brands]]
-name = "Microsoft"
-aliases = ["Microsoft", "Windows"]
-competitor = true
-"#;
+use crate::crawl::BRANDS;
 
 /// A daemon config: these `[[sources]]` tables, fast ticks, the test model,
 /// digests into `digest_dir`, and `extra` appended (more sections or keys).
