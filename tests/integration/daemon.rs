@@ -246,3 +246,53 @@ async fn two_daemons_share_one_database_without_doing_anything_twice() {
     assert_eq!(count(pool, "SELECT count(*) FROM digest_deliveries").await, 2, "each delivered once");
     assert_eq!(count(pool, "SELECT count(*) FROM daemon_instances WHERE stopped_at IS NOT NULL").await, 2);
 }
+
+#[tokio::test]
+async fn missed_digest_days_are_made_up_once_after_downtime() {
+    use brandpulse::daemon::digests::{latest_due_day, make_due_digests};
+
+    let db = TestDb::migrated().await;
+    let file = ConfigFile::new();
+    file.write(&daemon_config("", &file.digests, "digest_catch_up_days = 7", ""));
+    let config = brandpulse::config::Config::load(&file.path, &env_for(&db.url)).expect("config");
+    let store = db.store();
+    store.sync_config(&config).await.expect("sync");
+    let now = chrono::Utc::now();
+    let due = latest_due_day(now, config.digest.time, config.digest.time_zone);
+    // Google's last digest is from three days before the due day: the daemon was down.
+    sqlx::query(
+        "INSERT INTO digests (brand_id, day, model_id, stats, markdown, html)
+         SELECT id, $1, 'm', '{}', '', '' FROM brands WHERE name = 'Google'",
+    )
+    .bind(due - chrono::Duration::days(3))
+    .execute(&db.pool)
+    .await
+    .expect("seed an old digest");
+    let fetcher = brandpulse::fetch::Fetcher::new(&config.fetch).expect("fetcher");
+    let stats = Stats::default();
+
+    let made = make_due_digests(&store, &config, "m", &fetcher, &stats, now).await.expect("digest job");
+    // Google: the three missed days; GitHub never had one: only the latest day.
+    assert_eq!(made, 4);
+    let days: Vec<(String, chrono::NaiveDate)> = sqlx::query_as(
+        "SELECT b.name, d.day FROM digests d JOIN brands b ON b.id = d.brand_id ORDER BY b.name, d.day",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("digests");
+    let day = |n: i64| due - chrono::Duration::days(n);
+    assert_eq!(
+        days,
+        vec![
+            ("GitHub".to_owned(), due),
+            ("Google".to_owned(), day(3)),
+            ("Google".to_owned(), day(2)),
+            ("Google".to_owned(), day(1)),
+            ("Google".to_owned(), due),
+        ]
+    );
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM digest_deliveries WHERE status = 'delivered'").await, 4);
+    // The next round (or another instance) makes nothing again.
+    assert_eq!(make_due_digests(&store, &config, "m", &fetcher, &stats, now).await.expect("digest job"), 0);
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM digest_deliveries").await, 4);
+}
