@@ -49,14 +49,28 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     /// The database.
     pub store: Store,
-    /// The checked config (brands, time zone, aspects).
-    pub config: Arc<Config>,
+    /// The checked config (brands, time zone, aspects); the daemon sends a
+    /// new one on reload. Read it with [`AppState::config`].
+    pub config: tokio::sync::watch::Receiver<Arc<Config>>,
     /// The bearer token.
     pub token: SecretString,
     /// The model id whose results are read.
     pub model_id: String,
     /// What `/api/health` reports about the rest of the process.
     pub status: Arc<RuntimeStatus>,
+}
+
+impl AppState {
+    /// The config as it is now (after any reload).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    /// A config that never changes (the demo, tests).
+    pub fn fixed_config(config: Arc<Config>) -> tokio::sync::watch::Receiver<Arc<Config>> {
+        // The receiver keeps the value after the sender is gone.
+        tokio::sync::watch::channel(config).1
+    }
 }
 
 /// The parts of the process `/api/health` vouches for besides the database.

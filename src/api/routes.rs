@@ -95,7 +95,7 @@ async fn get_trends(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TrendsReport>, ApiError> {
     let request = trends_request(raw.as_deref())?;
-    Ok(Json(request.report(&state.store, &state.config, &state.model_id, Utc::now()).await?))
+    Ok(Json(request.report(&state.store, &state.config(), &state.model_id, Utc::now()).await?))
 }
 
 /// `/api/mentions`'s query parameters.
@@ -154,7 +154,7 @@ pub async fn mention_filter(state: &AppState, p: &mut Params) -> Result<MentionF
     };
     let aspect = p.text("aspect");
     if let Some(a) = &aspect
-        && !state.config.aspects.aspects().any(|(name, _)| name == a)
+        && !state.config().aspects.aspects().any(|(name, _)| name == a)
     {
         return Err(ApiError::bad("aspect", format!("no aspect `{a}`")));
     }
@@ -302,7 +302,8 @@ async fn get_digest(
     let brand = match p.text("brand") {
         Some(name) => name,
         None => {
-            let own: Vec<&str> = state.config.own_brands().map(|b| b.name.as_str()).collect();
+            let config = state.config();
+            let own: Vec<&str> = config.own_brands().map(|b| b.name.as_str()).collect();
             match own[..] {
                 [only] => only.to_owned(),
                 _ => return Err(ApiError::bad("brand", format!("required; one of {}", own.join(", ")))),

@@ -240,7 +240,7 @@ pub async fn run(
         let token = config.api.token.clone().unwrap_or_else(|| secrecy::SecretString::from(String::new()));
         let state = AppState {
             store: store.clone(),
-            config: Arc::clone(&config),
+            config: config_rx.clone(),
             token,
             model_id: model_id.clone(),
             status: Arc::clone(&runtime_status),

@@ -226,7 +226,7 @@ pub async fn volume_days(
 ) -> Result<Vec<DayRow>, DashboardError> {
     // The config has no alert settings: the digest's published defaults apply.
     let rule = AlertRule::default();
-    let tz = state.config.digest.time_zone;
+    let tz = state.config().digest.time_zone;
     // The first day's baseline reaches back `baseline_days` before the range.
     let history_from = range
         .from
@@ -238,7 +238,7 @@ pub async fn volume_days(
         to: Some(range.to),
         ..TrendsRequest::default()
     };
-    let query = request.resolve(&state.store, &state.config, &state.model_id, now).await?;
+    let query = request.resolve(&state.store, &state.config(), &state.model_id, now).await?;
     let points = state.store.trend(&query).await?;
     let first_day = state.store.first_mention(brand.id).await?.map(|t| t.with_timezone(&tz).date_naive());
     Ok(with_alerts(&rule, &points, range.from, first_day, now.with_timezone(&tz).date_naive()))
@@ -327,7 +327,7 @@ pub async fn products(
     brand: &BrandChoice,
     range: &Range,
 ) -> Result<Products, DashboardError> {
-    let tz = state.config.digest.time_zone;
+    let tz = state.config().digest.time_zone;
     let before = range
         .from
         .checked_sub_days(Days::new(range.days() as u64))
@@ -408,9 +408,9 @@ pub async fn product_days(
         to: Some(range.to),
         ..TrendsRequest::default()
     };
-    let query = request.resolve(&state.store, &state.config, &state.model_id, now).await?;
+    let query = request.resolve(&state.store, &state.config(), &state.model_id, now).await?;
     let points = state.store.trend(&query).await?;
-    let today = now.with_timezone(&state.config.digest.time_zone).date_naive();
+    let today = now.with_timezone(&state.config().digest.time_zone).date_naive();
     Ok(plain_days(&points, today))
 }
 

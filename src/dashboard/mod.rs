@@ -192,7 +192,7 @@ impl View {
 async fn brand_choices(state: &AppState) -> Result<Vec<BrandChoice>, DashboardError> {
     let stored = state.store.brands().await?;
     Ok(state
-        .config
+        .config()
         .brands
         .iter()
         .filter_map(|b| {
@@ -211,7 +211,7 @@ async fn view(state: &AppState, raw: Option<&str>) -> Result<View, DashboardErro
     let brand = p.text("brand");
     let from = p.parsed("from", trends::parse_day)?;
     let to = p.parsed("to", trends::parse_day)?;
-    let tz = state.config.digest.time_zone;
+    let tz = state.config().digest.time_zone;
     let range = Range::resolve(from, to, Utc::now().with_timezone(&tz).date_naive(), tz)?;
     let brands = brand_choices(state).await?;
     let brand = match brand {
@@ -259,7 +259,7 @@ fn product_range(state: &AppState, raw: Option<&str>) -> Result<Range, Dashboard
     let from = p.parsed("from", trends::parse_day)?;
     let to = p.parsed("to", trends::parse_day)?;
     p.finish()?;
-    let tz = state.config.digest.time_zone;
+    let tz = state.config().digest.time_zone;
     Range::resolve(from, to, Utc::now().with_timezone(&tz).date_naive(), tz)
 }
 
@@ -273,7 +273,7 @@ async fn product(
     let view = data::product(&state, &sku, &range, Utc::now())
         .await?
         .ok_or_else(|| DashboardError::not_found(format!("There is no product with the SKU `{sku}`.")))?;
-    Ok(Html(pages::product(&view, &range, state.config.digest.time_zone)))
+    Ok(Html(pages::product(&view, &range, state.config().digest.time_zone)))
 }
 
 async fn csv_download(

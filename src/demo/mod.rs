@@ -832,7 +832,7 @@ pub async fn serve_dashboard(
     status.set_model_loaded(true);
     let state = crate::api::AppState {
         store: run.store.clone(),
-        config: Arc::clone(&run.config),
+        config: crate::api::AppState::fixed_config(Arc::clone(&run.config)),
         token,
         model_id: run.engine.model_id().to_owned(),
         status,

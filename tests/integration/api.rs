@@ -52,7 +52,7 @@ impl Server {
         status.set_model_loaded(true);
         let state = AppState {
             store,
-            config: Arc::new(config),
+            config: AppState::fixed_config(Arc::new(config)),
             token: SecretString::from(TOKEN),
             model_id: model.clone(),
             status,

@@ -296,3 +296,39 @@ async fn missed_digest_days_are_made_up_once_after_downtime() {
     assert_eq!(make_due_digests(&store, &config, "m", &fetcher, &stats, now).await.expect("digest job"), 0);
     assert_eq!(count(&db.pool, "SELECT count(*) FROM digest_deliveries").await, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_serves_the_reloaded_config() {
+    let db = TestDb::new().await;
+    let file = ConfigFile::new();
+    let token = "a-test-token-of-enough-length";
+    let api = "[api]\nenabled = true\nbind = \"127.0.0.1:0\"\n";
+    file.write(&daemon_config("", &file.digests, "", api));
+    let env = brandpulse::config::Env::from_pairs([
+        ("BRANDPULSE_DATABASE_URL", db.url.as_str()),
+        ("BRANDPULSE_API_TOKEN", token),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let daemon = InProcess::spawn_with_api(&file, &env, Some(listener)).ready().await;
+    let client = reqwest::Client::new();
+    let trends_status = || async {
+        client
+            .get(format!("{base}/api/trends?brand=Orbix&since=7d"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(trends_status().await, 400, "Orbix is not watched yet");
+
+    let orbix = "[[brands]]\nname = \"Orbix\"\naliases = [\"Orbix\"]\n";
+    file.write(&daemon_config(orbix, &file.digests, "", api));
+    daemon.reload().await;
+    daemon.wait_for("the reload", Duration::from_secs(30), |s| Stats::get(&s.reloads) == 1).await;
+    assert_eq!(trends_status().await, 200, "the API reads the reloaded brands");
+    let (result, _) = daemon.stop(Duration::from_secs(30)).await;
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -103,6 +103,15 @@ impl InProcess {
 
     /// Starts `daemon::run` without waiting.
     pub fn spawn(file: &ConfigFile, env: &Env) -> InProcess {
+        Self::spawn_with_api(file, env, None)
+    }
+
+    /// Starts `daemon::run` serving the API on `listener` (the config must enable it).
+    pub fn spawn_with_api(
+        file: &ConfigFile,
+        env: &Env,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> InProcess {
         let config = Config::load(&file.path, env).unwrap_or_else(|e| panic!("daemon config invalid: {e}"));
         let (events_tx, events) = mpsc::unbounded_channel();
         let (reload, reload_rx) = mpsc::channel(4);
@@ -111,7 +120,7 @@ impl InProcess {
         let options = Options {
             config_path: file.path.clone(),
             env: env.clone(),
-            api_listener: None,
+            api_listener: listener,
             notifier: Arc::new(Recorder(events_tx)),
             stats: Arc::clone(&stats),
             reload: reload_rx,

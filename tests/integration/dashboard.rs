@@ -272,7 +272,7 @@ impl Dash {
         status.set_model_loaded(true);
         let state = AppState {
             store,
-            config: Arc::new(config),
+            config: AppState::fixed_config(Arc::new(config)),
             token: SecretString::from(TOKEN),
             model_id: MODEL.to_owned(),
             status,
