@@ -415,20 +415,9 @@ async fn connect_with_retry(config: &Config, notifier: &dyn Notifier) -> Store {
 
 async fn load_engine(config: &Config) -> Result<Engine, DaemonError> {
     let dir = config.model.dir.clone();
-    let options = EngineOptions {
-        threads: config.model.threads as usize,
-        batch_size: config.model.batch_size as usize,
-        variant: config.model.variant,
-    };
-    let load_dir = dir.clone();
-    match tokio::task::spawn_blocking(move || Engine::start(&load_dir, options)).await {
-        Ok(Ok(engine)) => Ok(engine),
-        Ok(Err(source)) => Err(DaemonError::Model { dir, source }),
-        Err(join) => Err(DaemonError::Model {
-            dir,
-            source: NlpError::Runtime(format!("loading the model panicked: {join}")),
-        }),
-    }
+    Engine::start_in_background(dir.clone(), EngineOptions::from(&config.model))
+        .await
+        .map_err(|source| DaemonError::Model { dir, source })
 }
 
 async fn scheduler_loop(

@@ -118,9 +118,6 @@ pub enum DemoError {
     /// The model could not be loaded or failed.
     #[error(transparent)]
     Model(#[from] NlpError),
-    /// Loading the model stopped without an answer.
-    #[error("loading the model failed: {0}")]
-    ModelLoad(String),
     /// The analysis worker failed.
     #[error(transparent)]
     Analysis(#[from] AnalysisError),
@@ -596,16 +593,7 @@ async fn analyse_and_digest(
 
 /// Starts the configured model off the async threads (loading takes seconds).
 async fn start_engine(config: &Config) -> Result<Engine, DemoError> {
-    let dir = config.model.dir.clone();
-    let options = EngineOptions {
-        threads: config.model.threads as usize,
-        batch_size: config.model.batch_size as usize,
-        variant: config.model.variant,
-    };
-    tokio::task::spawn_blocking(move || Engine::start(&dir, options))
-        .await
-        .map_err(|e| DemoError::ModelLoad(e.to_string()))?
-        .map_err(DemoError::from)
+    Ok(Engine::start_in_background(config.model.dir.clone(), EngineOptions::from(&config.model)).await?)
 }
 
 /// The analysis progress bar (on stderr; indicatif hides it when stderr is

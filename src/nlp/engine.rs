@@ -39,6 +39,16 @@ impl Default for EngineOptions {
     }
 }
 
+impl From<&crate::config::ModelConfig> for EngineOptions {
+    fn from(model: &crate::config::ModelConfig) -> EngineOptions {
+        EngineOptions {
+            threads: model.threads as usize,
+            batch_size: model.batch_size as usize,
+            variant: model.variant,
+        }
+    }
+}
+
 /// Jobs waiting in the queue before `analyze` waits for room.
 const QUEUE_JOBS: usize = 64;
 /// The inference thread gathers queued jobs until it holds this many batches
@@ -98,6 +108,16 @@ impl Engine {
             .spawn(move || run(classifier, rx, batch_size, &thread_stats))
             .map_err(|e| NlpError::Runtime(format!("cannot start the inference thread: {e}")))?;
         Ok(Engine { queue: Some(tx), thread: Some(thread), model_id, languages, stats })
+    }
+
+    /// [`Engine::start`] off the async worker threads, for async callers.
+    pub async fn start_in_background(
+        dir: std::path::PathBuf,
+        options: EngineOptions,
+    ) -> Result<Engine, NlpError> {
+        tokio::task::spawn_blocking(move || Engine::start(&dir, options))
+            .await
+            .map_err(|e| NlpError::Runtime(format!("loading the model stopped without an answer: {e}")))?
     }
 
     /// What the engine has done so far.
