@@ -396,23 +396,16 @@ impl Store {
         markdown: &str,
         html: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO digests (brand_id, day, model_id, stats, markdown, html)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (brand_id, day) DO UPDATE SET
-                 model_id = EXCLUDED.model_id, stats = EXCLUDED.stats, markdown = EXCLUDED.markdown,
-                 html = EXCLUDED.html, generated_at = now()
-             RETURNING id",
+        let row = DigestRow { brand_id, day, model_id, stats, markdown, html };
+        let id = insert_digest(
+            &self.pool,
+            &row,
+            "DO UPDATE SET model_id = EXCLUDED.model_id, stats = EXCLUDED.stats, markdown = EXCLUDED.markdown,
+                 html = EXCLUDED.html, generated_at = now()",
         )
-        .bind(brand_id)
-        .bind(day)
-        .bind(model_id)
-        .bind(stats)
-        .bind(markdown)
-        .bind(html)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::query("storing a digest"))
+        .await?;
+        // An upsert always returns its row.
+        id.ok_or_else(|| StoreError::NotFound { what: format!("the digest of brand {brand_id} on {day}") })
     }
 
     /// Records one delivery attempt series of a digest.
@@ -498,21 +491,8 @@ impl Store {
         markdown: &str,
         html: &str,
     ) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO digests (brand_id, day, model_id, stats, markdown, html)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (brand_id, day) DO NOTHING
-             RETURNING id",
-        )
-        .bind(brand_id)
-        .bind(day)
-        .bind(model_id)
-        .bind(stats)
-        .bind(markdown)
-        .bind(html)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::query("storing a digest"))
+        let row = DigestRow { brand_id, day, model_id, stats, markdown, html };
+        insert_digest(&self.pool, &row, "DO NOTHING").await
     }
 
     /// The latest day with a stored digest, per brand id (brands without one are absent).
@@ -528,4 +508,38 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::query(action))
     }
+}
+
+/// One digest to store.
+struct DigestRow<'a> {
+    brand_id: i64,
+    day: NaiveDate,
+    model_id: &'a str,
+    stats: &'a serde_json::Value,
+    markdown: &'a str,
+    html: &'a str,
+}
+
+/// Inserts a digest; `on_conflict` says what an existing one for the
+/// brand-day gets (replaced, or kept). Returns the id of the row written.
+async fn insert_digest(
+    pool: &sqlx::PgPool,
+    row: &DigestRow<'_>,
+    on_conflict: &'static str,
+) -> Result<Option<i64>, StoreError> {
+    sqlx::query_scalar(&format!(
+        "INSERT INTO digests (brand_id, day, model_id, stats, markdown, html)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (brand_id, day) {on_conflict}
+         RETURNING id"
+    ))
+    .bind(row.brand_id)
+    .bind(row.day)
+    .bind(row.model_id)
+    .bind(row.stats)
+    .bind(row.markdown)
+    .bind(row.html)
+    .fetch_optional(pool)
+    .await
+    .map_err(StoreError::query("storing a digest"))
 }
