@@ -378,6 +378,8 @@ async fn drip(Path((folder, file)): Path<(String, String)>) -> Response {
             return None;
         }
         if at > 0 {
+            // The misbehaviour under test (a server trickling its body), not a
+            // test waiting for something: the client's timeout is what ends it.
             tokio::time::sleep(DRIP_INTERVAL).await;
         }
         let chunk = bytes.slice(at..at + 1);
